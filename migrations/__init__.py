@@ -1,0 +1,1 @@
+"""Alembic migrations (reviewed revisions; file names are date and description)."""

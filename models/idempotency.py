@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_column
@@ -19,6 +20,8 @@ class IdempotencyRecord(SQLModel, table=True):
     path: str = Field(max_length=500)
     fingerprint: str = Field(max_length=64)
     status_code: int
-    content_type: str | None = Field(default=None, max_length=100)
+    headers: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    )
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())

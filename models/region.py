@@ -103,6 +103,13 @@ class BureauUpdate(SQLModel):
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
 
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("名称不能为空")
+        return value
+
 
 class RegionSummary(SQLModel):
     code: str = Field(description="行政区划代码(GB/T 2260)", schema_extra={"examples": ["150102"]})

@@ -147,7 +147,7 @@ def upgrade() -> None:
         sa.Column("path", sa.String(500), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("content_type", sa.String(100), nullable=True),
+        sa.Column("headers", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         *_timestamps(updated=False),
         sa.PrimaryKeyConstraint("principal", "key", name=op.f("pk_idempotency_keys")),

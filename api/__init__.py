@@ -1,0 +1,1 @@
+"""HTTP layer: the app factory, one router per registry, dependencies and error handlers."""

@@ -1,0 +1,95 @@
+"""The unit of work around every route.
+
+`UnitOfWorkRoute` opens the request's session, runs the route, and **commits before the
+response leaves** (so a failed commit is reported, never hidden behind a 200), or rolls back on
+any error or 4xx/5xx answer: a request either writes everything or nothing. It also implements
+`Idempotency-Key` for POST, inside the same transaction as the request's writes.
+An error marked `keep_writes` (a failed login's counter) commits what was flushed, then answers.
+Routes get the session through `SessionDep` (`api/deps.py`); services only flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from sqlmodel import Session
+
+from api.deps import resolve_principal
+from registry import idempotency
+from registry.errors import RegistryError
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            session: Session = request.app.state.session_factory()
+            request.state.db = session
+            try:
+                return await _run_in_transaction(request, session, handler)
+            except RegistryError as exc:
+                await run_in_threadpool(session.commit if exc.keep_writes else session.rollback)
+                raise
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return run
+
+
+async def _run_in_transaction(
+    request: Request, session: Session, handler: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    key = request.headers.get("idempotency-key")
+    if request.method != "POST" or key is None:
+        response = await handler(request)
+        if request.method in SAFE_METHODS or response.status_code >= 400:
+            await run_in_threadpool(session.rollback)
+        else:
+            await run_in_threadpool(session.commit)
+        return response
+
+    idempotency.validate_key(key)
+    principal = resolve_principal(request).subject
+    body = await request.body()
+    request_print = idempotency.fingerprint(request.method, request.url.path, request.url.query, body)
+    ttl = request.app.state.settings.idempotency_ttl_hours
+    stored = await run_in_threadpool(
+        idempotency.claim, session, principal=principal, key=key, request_fingerprint=request_print, ttl_hours=ttl
+    )
+    if stored is not None:
+        await run_in_threadpool(session.rollback)
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            headers={**stored.headers, "Idempotent-Replayed": "true"},
+        )
+    response = await handler(request)
+    if response.status_code >= 400:
+        await run_in_threadpool(session.rollback)
+        return response
+    body_sent = getattr(response, "body", None)  # streamed answers are not replayable
+    if body_sent is None:
+        await run_in_threadpool(session.commit)
+        return response
+    answer = idempotency.StoredAnswer(response.status_code, dict(response.headers), bytes(body_sent))
+    await run_in_threadpool(
+        idempotency.store,
+        session,
+        principal=principal,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        request_fingerprint=request_print,
+        answer=answer,
+    )
+    await run_in_threadpool(session.commit)
+    return response

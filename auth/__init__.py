@@ -1,0 +1,1 @@
+"""Authentication (JWT, accounts' passwords), principals and the one jurisdiction policy."""

@@ -1,0 +1,173 @@
+"""The jurisdiction policy: the one place that says what a principal may do to a record.
+
+Two questions, answered from the same rules:
+- `may(principal, action, target)`: may this principal do this to this record?
+- `visible_filter(principal, action, ...)`: the SQL condition selecting exactly the records for
+  which `may` is true, so lists are filtered in the database, never after the fact.
+
+Plus the route gates (`RoutePolicy`): every route declares one (see `api/deps.py`), and a test
+fails on any route without it. Deny by default: an action or principal kind not named here is refused.
+
+Jurisdiction is a code-prefix test: a bureau at 150100 (prefix `1501`) manages 150100 and every
+code starting with `1501`; the region bureau 150000 (prefix `15`) manages all of Inner Mongolia.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy.sql.elements import ColumnElement as _Col
+
+from auth.principals import Principal, PrincipalKind
+from models.account import Scope, StaffRole
+from registry.codes import region_in_subtree
+
+ROOT_REGION = "150000"
+
+
+class Action(StrEnum):
+    read = "read"  # the record's public fields (and all non-restricted ones when in reach)
+    read_restricted = "read_restricted"  # bank accounts, ID numbers, personal phones, unmasked
+    edit = "edit"  # change the record's data (reviewed fields become change requests)
+    review = "review"  # approve / return registrations and change requests
+    sanction = "sanction"  # suspend, reinstate, debar, cancel, merge
+    manage = "manage"  # reference data, bureau details, accounts of the subtree
+
+
+WRITE_ACTIONS = frozenset({Action.edit, Action.review, Action.sanction, Action.manage})
+_REVIEW_ROLES = frozenset({StaffRole.admin, StaffRole.reviewer})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the policy needs to know about a record."""
+
+    region_code: str  # jurisdiction: the region whose bureau manages the record
+    entity_kind: str | None = None
+    entity_id: str | None = None
+    published: bool = False  # approved and visible to the public
+
+
+def _staff_may(principal: Principal, action: Action, target: Target) -> bool:
+    assert principal.region_code is not None
+    in_subtree = region_in_subtree(target.region_code, principal.region_code)
+    match action:
+        case Action.read:
+            return in_subtree or target.published
+        case Action.read_restricted:
+            return in_subtree
+        case Action.edit | Action.review | Action.sanction:
+            return in_subtree and principal.role in _REVIEW_ROLES
+        case Action.manage:
+            return in_subtree and principal.role is StaffRole.admin
+    return False
+
+
+def _owns(principal: Principal, target: Target) -> bool:
+    return (
+        principal.entity_id is not None
+        and target.entity_id == principal.entity_id
+        and target.entity_kind == principal.entity_kind
+    )
+
+
+def may(principal: Principal, action: Action, target: Target) -> bool:
+    match principal.kind:
+        case PrincipalKind.staff if principal.is_staff:
+            return _staff_may(principal, action, target)
+        case PrincipalKind.self_service:
+            if action is Action.read:
+                return target.published or _owns(principal, target)
+            if action in (Action.read_restricted, Action.edit):
+                return _owns(principal, target)
+            return False
+        case PrincipalKind.service:
+            if action is Action.read:
+                return target.published and principal.has_scope(Scope.read)
+            if action is Action.read_restricted:
+                return target.published and principal.has_scope(Scope.read_restricted)
+            return False
+        case PrincipalKind.anonymous:
+            return action is Action.read and target.published
+    return False
+
+
+def visible_filter(
+    principal: Principal,
+    action: Action,
+    *,
+    region_code: _Col[str],
+    published: _Col[bool] | None = None,
+    entity_kind: _Col[str] | str | None = None,
+    entity_id: _Col[str] | None = None,
+) -> ColumnElement[bool]:
+    """SQL twin of `may`: true exactly for the rows `may` allows (checked by a property test)."""
+    is_published: ColumnElement[bool] = published.is_(True) if published is not None else false()
+
+    def in_subtree() -> ColumnElement[bool]:
+        assert principal.jurisdiction_prefix is not None
+        return region_code.startswith(principal.jurisdiction_prefix, autoescape=True)
+
+    def owns() -> ColumnElement[bool]:
+        if entity_id is None or principal.entity_id is None:
+            return false()
+        kind_match: ColumnElement[bool] = (
+            (entity_kind == principal.entity_kind)
+            if isinstance(entity_kind, _Col)
+            else (true() if entity_kind == principal.entity_kind else false())
+        )
+        return and_(entity_id == principal.entity_id, kind_match)
+
+    match principal.kind:
+        case PrincipalKind.staff if principal.is_staff:
+            match action:
+                case Action.read:
+                    return or_(in_subtree(), is_published)
+                case Action.read_restricted:
+                    return in_subtree()
+                case Action.edit | Action.review | Action.sanction:
+                    return in_subtree() if principal.role in _REVIEW_ROLES else false()
+                case Action.manage:
+                    return in_subtree() if principal.role is StaffRole.admin else false()
+        case PrincipalKind.self_service:
+            if action is Action.read:
+                return or_(is_published, owns())
+            if action in (Action.read_restricted, Action.edit):
+                return owns()
+        case PrincipalKind.service:
+            if action is Action.read and principal.has_scope(Scope.read):
+                return is_published
+            if action is Action.read_restricted and principal.has_scope(Scope.read_restricted):
+                return is_published
+        case PrincipalKind.anonymous:
+            if action is Action.read:
+                return is_published
+    return false()
+
+
+# --- route gates ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """Who may call a route at all. Record-level checks (`may`) come on top of it."""
+
+    name: str
+    description: str
+    allows: Callable[[Principal], bool]
+
+
+PUBLIC = RoutePolicy("public", "任何人(含匿名公众)", lambda p: True)
+AUTHENTICATED = RoutePolicy("authenticated", "任何已登录的主体", lambda p: not p.is_anonymous)
+STAFF = RoutePolicy("staff", "财政部门工作人员", lambda p: p.is_staff)
+STAFF_ADMIN = RoutePolicy(
+    "staff_admin", "财政部门管理员", lambda p: p.is_staff and p.role is StaffRole.admin
+)
+ROOT_ADMIN = RoutePolicy(
+    "root_admin",
+    "自治区财政厅管理员",
+    lambda p: p.is_staff and p.role is StaffRole.admin and p.region_code == ROOT_REGION,
+)

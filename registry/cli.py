@@ -1,0 +1,308 @@
+"""The `registry` command: serve, migrate, seed, import, accounts and keys."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from models.account import AccountCreate, AccountKind, EntityKind, Scope, StaffRole
+from registry import migrate
+from registry.config import Settings, get_settings
+from registry.db import check_server_version, make_engine, session_scope
+from registry.embedded import EmbeddedPostgres
+from registry.errors import RegistryError
+
+app = typer.Typer(help="政府采购基础数据注册中心 — procurement master-data registry.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts: the first administrator, staff, service clients.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The procurement catalogue.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(account_app, name="account")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(keys_app, name="keys")
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Engine]:
+    """The configured PostgreSQL, or the embedded one (started here, stopped on exit if ours)."""
+    embedded: EmbeddedPostgres | None = None
+    url = settings.database_url
+    if not url:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.start()
+        console.print(f"[dim]embedded PostgreSQL in {embedded.pgdata}[/dim]")
+    engine = make_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    try:
+        check_server_version(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+
+
+def _fail(exc: RegistryError) -> None:
+    console.print(f"[red]{exc.title}:{exc.detail}[/red]")
+    for error in exc.errors or []:
+        console.print(f"  第 {error.get('row', '?')} 行 {error.get('field') or ''}:{error.get('message')}")
+    raise typer.Exit(code=1)
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Create demo accounts (passwords in the data dir).")] = False,
+) -> None:
+    """Migrate the database, load reference data if missing, and serve the API."""
+    import uvicorn
+
+    from api.app import create_app
+    from registry.logging import configure_logging
+    from registry.seed import seed_demo_accounts, seed_reference_data
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    with database(settings) as engine:
+        migrate.upgrade(engine)
+        with session_scope(engine) as session:
+            seed_reference_data(session, only_if_empty=True)
+            if demo:
+                credentials = settings.data_dir / "demo-credentials.tsv"
+                known = seed_demo_accounts(session, credentials)
+                _print_demo_accounts(known, credentials)
+        application = create_app(settings, engine=engine)
+        listen_host, listen_port = host or settings.host, port or settings.port
+        console.print(f"[green]serving on http://{listen_host}:{listen_port}/docs[/green]")
+        uvicorn.run(application, host=listen_host, port=listen_port, log_config=None, access_log=False)
+
+
+def _print_demo_accounts(known: dict[str, str], path: Path) -> None:
+    table = Table(title=f"demo accounts (also in {path})")
+    table.add_column("username")
+    table.add_column("password")
+    for username, password in known.items():
+        table.add_row(username, password)
+    console.print(table)
+
+
+# --- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    with database(get_settings()) as engine:
+        migrate.upgrade(engine, revision)
+        console.print(f"schema at {migrate.current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+    """Revert migrations down to REVISION."""
+    with database(get_settings()) as engine:
+        migrate.downgrade(engine, revision)
+        console.print(f"schema at {migrate.current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and the newest one available."""
+    with database(get_settings()) as engine:
+        typer.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
+
+
+# --- seed -------------------------------------------------------------------------------------
+
+
+@app.command()
+def seed(
+    regions_file: Annotated[Path | None, typer.Option("--regions", help="A GB/T 2260 edition (CSV).")] = None,
+    catalog_file: Annotated[Path | None, typer.Option("--catalog", help="A catalogue file (CSV/XLSX).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Also create the demo accounts.")] = False,
+) -> None:
+    """Load the region tree and the catalogue (the shipped editions unless files are given).
+
+    Loading a newer region edition updates the tree: new codes are added, renamed ones keep
+    their former names, and codes no longer listed are retired, never deleted.
+    """
+    from registry.seed import seed_demo_accounts, seed_reference_data
+
+    settings = get_settings()
+    with database(settings) as engine:
+        migrate.upgrade(engine)
+        try:
+            with session_scope(engine) as session:
+                report = seed_reference_data(session, region_file=regions_file, catalog_file=catalog_file)
+                if demo:
+                    credentials = settings.data_dir / "demo-credentials.tsv"
+                    _print_demo_accounts(seed_demo_accounts(session, credentials), credentials)
+        except RegistryError as exc:
+            _fail(exc)
+    r = report.regions
+    if r is not None:
+        if r.already_loaded:
+            console.print(f"regions: edition {r.as_of} already loaded")
+        else:
+            console.print(
+                f"regions {r.as_of}: {len(r.created)} added, {len(r.renamed)} renamed, {len(r.moved)} moved, "
+                f"{len(r.retired)} retired, {len(r.reinstated)} reinstated, {r.bureaus_created} bureaus added"
+            )
+    c = report.catalog
+    if c is not None:
+        console.print(f"catalog: {c.created} added, {c.renamed} renamed, {c.unchanged} unchanged")
+
+
+# --- catalog ----------------------------------------------------------------------------------
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8) or XLSX.")],
+    mode: Annotated[str, typer.Option(help="merge: add and rename; replace: also retire missing codes.")] = "merge",
+    valid_from: Annotated[str | None, typer.Option(help="Effective date YYYY-MM-DD.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
+) -> None:
+    """Import a catalogue edition; a file with any bad row writes nothing and lists every error."""
+    from registry import catalog
+
+    if mode not in ("merge", "replace"):
+        raise typer.BadParameter("mode must be merge or replace")
+    chosen: Literal["merge", "replace"] = "replace" if mode == "replace" else "merge"
+    effective = date.fromisoformat(valid_from) if valid_from else None
+    with database(get_settings()) as engine:
+        try:
+            with session_scope(engine) as session:
+                report = catalog.import_catalog(
+                    session, data=file.read_bytes(), filename=file.name, valid_from=effective, mode=chosen, dry_run=dry_run
+                )
+                if report.errors:
+                    raise RegistryError(
+                        f"{len(report.errors)} 处错误,未写入任何数据",
+                        code="invalid_rows",
+                        title="文件有错误",
+                        errors=[e.model_dump() for e in report.errors],
+                    )
+        except RegistryError as exc:
+            _fail(exc)
+    verb = "would be" if dry_run else "were"
+    console.print(
+        f"{report.rows} rows: {report.created} {verb} added, {report.renamed} renamed, "
+        f"{report.retired} retired, {report.unchanged} unchanged"
+    )
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    env = os.environ.get("REGISTRY_ACCOUNT_PASSWORD")
+    if env:
+        return env
+    return str(typer.prompt("Password (12+ characters)", hide_input=True, confirmation_prompt=True))
+
+
+@account_app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(help="Login name.")] = "admin",
+    region: Annotated[str, typer.Option(help="Region code of the bureau.")] = "150000",
+    display_name: Annotated[str, typer.Option(help="Shown name.")] = "系统管理员",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create the first administrator (password prompted, from stdin, or REGISTRY_ACCOUNT_PASSWORD)."""
+    _create(
+        AccountCreate(
+            username=username,
+            display_name=display_name,
+            kind=AccountKind.staff,
+            password=_read_password(password_stdin),
+            region_code=region,
+            role=StaffRole.admin,
+        )
+    )
+
+
+@account_app.command("create")
+def create(
+    username: Annotated[str, typer.Option(help="Login name or client id.")],
+    kind: Annotated[AccountKind, typer.Option(help="staff, self_service or service.")],
+    display_name: Annotated[str, typer.Option(help="Shown name.")],
+    region: Annotated[str | None, typer.Option(help="Staff: region code.")] = None,
+    role: Annotated[StaffRole | None, typer.Option(help="Staff: admin, reviewer or viewer.")] = None,
+    entity_kind: Annotated[EntityKind | None, typer.Option(help="Self-service: supplier, agent, expert.")] = None,
+    entity_id: Annotated[str | None, typer.Option(help="Self-service: the entity's id.")] = None,
+    scope: Annotated[list[Scope] | None, typer.Option(help="Service: a scope (repeatable).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create any account (the operator acts outside the jurisdiction policy)."""
+    _create(
+        AccountCreate(
+            username=username,
+            display_name=display_name,
+            kind=kind,
+            password=_read_password(password_stdin),
+            region_code=region,
+            role=role,
+            entity_kind=entity_kind,
+            entity_id=entity_id,
+            scopes=scope or [],
+        )
+    )
+
+
+def _create(data: AccountCreate) -> None:
+    from registry import accounts
+
+    with database(get_settings()) as engine:
+        migrate.upgrade(engine)
+        try:
+            with session_scope(engine) as session:
+                account = accounts.create_account(session, data=data, actor=None)
+                console.print(f"created {account.kind} account {account.username} ({account.id})")
+        except RegistryError as exc:
+            _fail(exc)
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a new signing key; it signs from the next start. Remove old .pem files after one token lifetime."""
+    from auth.keys import generate_signing_key
+
+    path = generate_signing_key(get_settings().signing_key_dir)
+    console.print(f"new signing key {path}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List signing keys (the last one signs)."""
+    from auth.keys import load_signing_keys
+
+    for key in load_signing_keys(get_settings().signing_key_dir):
+        typer.echo(f"{key.kid}  {key.alg}")
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.WARNING)
+    app()

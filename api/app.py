@@ -31,8 +31,14 @@ procurement catalogue, and (next) purchasers, agents, suppliers, experts and com
 """
 
 TAGS = [
-    {"name": "地区与财政部门", "description": "GB/T 2260 行政区划树(自治区 / 盟市 / 旗县区)及各级财政部门"},
-    {"name": "品目分类目录", "description": "政府采购品目分类目录(货物 A / 工程 B / 服务 C),按版本生效"},
+    {
+        "name": "地区与财政部门",
+        "description": "GB/T 2260 行政区划树(自治区 / 盟市 / 旗县区)及各级财政部门",
+    },
+    {
+        "name": "品目分类目录",
+        "description": "政府采购品目分类目录(货物 A / 工程 B / 服务 C),按版本生效",
+    },
     {"name": "认证", "description": "OAuth2 令牌、公钥与当前身份"},
     {"name": "账号管理", "description": "财政部门管理员在本辖区内管理账号"},
     {"name": "运维", "description": "健康检查与指标"},
@@ -64,9 +70,13 @@ def create_app(
     if session_factory is None:
         if engine is None:
             if not settings.database_url:
-                raise RuntimeError("DATABASE_URL is not set: start the service with `registry serve`")
+                raise RuntimeError(
+                    "DATABASE_URL is not set: start the service with `registry serve`"
+                )
             engine = owned_engine = make_engine(
-                settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
             )
         bound = engine
 

@@ -34,7 +34,7 @@ def resolve_principal(request: Request) -> Principal:
     """Decode the bearer token once per request (also used by the idempotency store)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     header = request.headers.get("authorization")
     principal = ANONYMOUS
     if header:

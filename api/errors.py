@@ -113,7 +113,7 @@ def _validation_message(error: dict[str, Any]) -> str:
     try:
         return template.format(**ctx)
     except (KeyError, IndexError):
-        return template.split("{")[0].rstrip(":: ")
+        return template.split("{")[0].rstrip(":")
 
 
 def validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
@@ -156,8 +156,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code, title = _STATUS_CODES.get(exc.status_code, ("error", HTTPStatus(exc.status_code).phrase))
-        detail = title if exc.detail in (None, HTTPStatus(exc.status_code).phrase) else str(exc.detail)
+        code, title = _STATUS_CODES.get(
+            exc.status_code, ("error", HTTPStatus(exc.status_code).phrase)
+        )
+        detail = (
+            title if exc.detail in (None, HTTPStatus(exc.status_code).phrase) else str(exc.detail)
+        )
         if exc.status_code == 404:
             detail = "请求的地址不存在"
         return problem(
@@ -173,54 +177,67 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
         return problem(
-            request, status=503, code="database_unavailable", title="服务暂不可用",
-            detail="数据库暂时无法访问,请稍后重试", headers={"Retry-After": "5"},
+            request,
+            status=503,
+            code="database_unavailable",
+            title="服务暂不可用",
+            detail="数据库暂时无法访问,请稍后重试",
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return problem(
-            request, status=500, code="internal_error", title="服务内部错误",
+            request,
+            status=500,
+            code="internal_error",
+            title="服务内部错误",
             detail="服务内部错误,请联系管理员并提供 request_id",
         )
 
 
-class ProblemDetail:
-    """OpenAPI description of problem+json, for routes' `responses=`."""
-
-    schema: dict[str, Any] = {
-        "type": "object",
-        "required": ["type", "title", "status", "code"],
-        "properties": {
-            "type": {"type": "string", "examples": ["/problems/not_found"]},
-            "title": {"type": "string", "description": "中文标题", "examples": ["未找到"]},
-            "status": {"type": "integer", "examples": [404]},
-            "detail": {"type": "string", "description": "中文说明", "examples": ["地区 159999 不存在"]},
-            "code": {"type": "string", "description": "稳定的英文错误码", "examples": ["not_found"]},
-            "instance": {"type": "string"},
-            "request_id": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "description": "逐字段错误",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "field": {"type": "string"},
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                    },
+# OpenAPI description of problem+json, for routes' `responses=`.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string", "examples": ["/problems/not_found"]},
+        "title": {"type": "string", "description": "中文标题", "examples": ["未找到"]},
+        "status": {"type": "integer", "examples": [404]},
+        "detail": {
+            "type": "string",
+            "description": "中文说明",
+            "examples": ["地区 159999 不存在"],
+        },
+        "code": {
+            "type": "string",
+            "description": "稳定的英文错误码",
+            "examples": ["not_found"],
+        },
+        "instance": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "逐字段错误",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
                 },
             },
         },
-    }
+    },
+}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         s: {
             "description": _STATUS_CODES.get(s, ("", HTTPStatus(s).phrase))[1],
-            "content": {PROBLEM_JSON: {"schema": ProblemDetail.schema}},
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
         }
         for s in statuses
     }

@@ -20,7 +20,9 @@ class Page(BaseModel, Generic[T]):
 
 
 def encode_cursor(key: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, ensure_ascii=False).encode()).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(json.dumps(key, ensure_ascii=False).encode()).decode().rstrip("=")
+    )
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:

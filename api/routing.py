@@ -10,12 +10,13 @@ Routes get the session through `SessionDep` (`api/deps.py`); services only flush
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import resolve_principal
 from registry import idempotency
@@ -25,7 +26,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class UnitOfWorkRoute(APIRoute):
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
@@ -60,10 +61,17 @@ async def _run_in_transaction(
     idempotency.validate_key(key)
     principal = resolve_principal(request).subject
     body = await request.body()
-    request_print = idempotency.fingerprint(request.method, request.url.path, request.url.query, body)
+    request_print = idempotency.fingerprint(
+        request.method, request.url.path, request.url.query, body
+    )
     ttl = request.app.state.settings.idempotency_ttl_hours
     stored = await run_in_threadpool(
-        idempotency.claim, session, principal=principal, key=key, request_fingerprint=request_print, ttl_hours=ttl
+        idempotency.claim,
+        session,
+        principal=principal,
+        key=key,
+        request_fingerprint=request_print,
+        ttl_hours=ttl,
     )
     if stored is not None:
         await run_in_threadpool(session.rollback)
@@ -80,7 +88,9 @@ async def _run_in_transaction(
     if body_sent is None:
         await run_in_threadpool(session.commit)
         return response
-    answer = idempotency.StoredAnswer(response.status_code, dict(response.headers), bytes(body_sent))
+    answer = idempotency.StoredAnswer(
+        response.status_code, dict(response.headers), bytes(body_sent)
+    )
     await run_in_threadpool(
         idempotency.store,
         session,

@@ -117,7 +117,12 @@ class KeyRing:
                 self._static[key["kid"]] = key
         if dev_hs256_secret:
             secret = _b64(dev_hs256_secret.encode())
-            self._static[DEV_HS256_KID] = {"kty": "oct", "k": secret, "kid": DEV_HS256_KID, "alg": "HS256"}
+            self._static[DEV_HS256_KID] = {
+                "kty": "oct",
+                "k": secret,
+                "kid": DEV_HS256_KID,
+                "alg": "HS256",
+            }
         self._jwks_url = jwks_url
         self._cache_seconds = cache_seconds
         self._remote: dict[str, dict[str, Any]] = {}
@@ -141,7 +146,9 @@ class KeyRing:
         with self._lock:
             stale = time.monotonic() - self._fetched_at > self._cache_seconds
             # An unknown kid may be a freshly rotated key: refetch, but at most every 30 s.
-            unknown_may_be_new = kid not in self._remote and time.monotonic() - self._fetched_at > 30
+            unknown_may_be_new = (
+                kid not in self._remote and time.monotonic() - self._fetched_at > 30
+            )
             if stale or unknown_may_be_new:
                 self._refresh()
             return self._remote.get(kid)

@@ -35,7 +35,9 @@ class TokenService:
         self.settings = settings
         self.keys = keys
 
-    def issue(self, principal: Principal, *, lifetime_seconds: int | None = None) -> tuple[str, int]:
+    def issue(
+        self, principal: Principal, *, lifetime_seconds: int | None = None
+    ) -> tuple[str, int]:
         lifetime = lifetime_seconds or self.settings.jwt_access_token_minutes * 60
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -116,14 +118,16 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
                 region = claims.get("region")
                 if not isinstance(region, str) or not is_region_code(region):
                     raise ValueError("region")
-                return Principal(kind, subject, name, region_code=region, role=StaffRole(claims.get("role")))
+                return Principal(
+                    kind, subject, name, region_code=region, role=StaffRole(str(claims.get("role")))
+                )
             case PrincipalKind.self_service:
                 entity_id = claims.get("entity_id")
                 return Principal(
                     kind,
                     subject,
                     name,
-                    entity_kind=EntityKind(claims.get("entity_kind")),
+                    entity_kind=EntityKind(str(claims.get("entity_kind"))),
                     entity_id=str(entity_id) if entity_id else None,
                 )
             case PrincipalKind.service:

@@ -31,4 +31,6 @@ def created_at_column() -> Any:
 
 
 def updated_at_column() -> Any:
-    return Column(DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
+    return Column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )

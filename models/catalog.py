@@ -64,7 +64,10 @@ class CatalogItemPublic(SQLModel):
     parent_code: str | None = Field(default=None, description="上级品目编码")
     category: CatalogCategory = Field(description="类别:goods 货物 / works 工程 / services 服务")
     level: int = Field(description="层级(A=1, A02000000=2, A02010000=3 …)")
-    prefix: str = Field(description="有效前缀(去掉末尾的 00 段),用于按前缀检索下级", schema_extra={"examples": ["A0201"]})
+    prefix: str = Field(
+        description="有效前缀(去掉末尾的 00 段),用于按前缀检索下级",
+        schema_extra={"examples": ["A0201"]},
+    )
     valid_from: date = Field(description="生效日期")
     valid_to: date | None = Field(default=None, description="失效日期(为空表示现行)")
 

@@ -21,7 +21,8 @@ class IdempotencyRecord(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     status_code: int
     headers: dict[str, str] = Field(
-        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=created_at_column())

@@ -38,7 +38,11 @@ def principal_for(account: Account, *, scopes: frozenset[str] | None = None) -> 
 
 def account_target(account: Account | AccountCreate) -> Target:
     """Staff accounts belong to their region; service and self-service ones to the root."""
-    region = account.region_code if account.kind == AccountKind.staff and account.region_code else ROOT_REGION
+    region = (
+        account.region_code
+        if account.kind == AccountKind.staff and account.region_code
+        else ROOT_REGION
+    )
     return Target(region_code=region)
 
 
@@ -46,13 +50,17 @@ def create_account(session: Session, *, data: AccountCreate, actor: Principal | 
     """`actor=None` is the operator at the command line (`registry account create`)."""
     if data.kind == AccountKind.staff:
         if data.region_code is None or data.role is None:
-            raise Unprocessable("工作人员账号必须指定所属地区和角色", code="staff_needs_region_and_role")
+            raise Unprocessable(
+                "工作人员账号必须指定所属地区和角色", code="staff_needs_region_and_role"
+            )
         require_current_region(session, data.region_code)
     elif data.kind == AccountKind.self_service:
         if data.entity_kind is None:
             raise Unprocessable("自助账号必须指定主体类型", code="self_service_needs_entity")
         if actor is not None:
-            raise Unprocessable("自助账号由供应商、代理机构或专家自行注册产生", code="self_service_via_signup")
+            raise Unprocessable(
+                "自助账号由供应商、代理机构或专家自行注册产生", code="self_service_via_signup"
+            )
     elif data.kind == AccountKind.service and not data.scopes:
         raise Unprocessable("系统账号至少需要一个授权范围", code="service_needs_scopes")
     if actor is not None and not may(actor, Action.manage, account_target(data)):
@@ -65,7 +73,9 @@ def create_account(session: Session, *, data: AccountCreate, actor: Principal | 
         password_hash=hash_password(data.password),
         region_code=data.region_code if data.kind == AccountKind.staff else None,
         role=data.role.value if data.kind == AccountKind.staff and data.role else None,
-        entity_kind=data.entity_kind.value if data.kind == AccountKind.self_service and data.entity_kind else None,
+        entity_kind=data.entity_kind.value
+        if data.kind == AccountKind.self_service and data.entity_kind
+        else None,
         entity_id=data.entity_id if data.kind == AccountKind.self_service else None,
         scopes=[s.value for s in data.scopes] if data.kind == AccountKind.service else [],
     )
@@ -85,7 +95,12 @@ def _find_for_login(session: Session, username: str) -> Account | None:
 
 
 def _check_credentials(
-    session: Session, *, account: Account | None, secret: str, settings: Settings, failure: Callable[..., Exception]
+    session: Session,
+    *,
+    account: Account | None,
+    secret: str,
+    settings: Settings,
+    failure: Callable[..., Exception],
 ) -> Account:
     now = utcnow()
     if account is None:
@@ -135,16 +150,25 @@ def _invalid_client(detail: str = "客户端标识或密钥错误", **kw: Any) -
     )
 
 
-def login_with_password(session: Session, *, username: str, password: str, settings: Settings) -> Principal:
+def login_with_password(
+    session: Session, *, username: str, password: str, settings: Settings
+) -> Principal:
     account = _find_for_login(session, username)
     if account is not None and account.kind == AccountKind.service:
         account = None  # service clients use client_credentials
-    account = _check_credentials(session, account=account, secret=password, settings=settings, failure=_invalid_grant)
+    account = _check_credentials(
+        session, account=account, secret=password, settings=settings, failure=_invalid_grant
+    )
     return principal_for(account)
 
 
 def login_client(
-    session: Session, *, client_id: str, client_secret: str, requested: set[str] | None, settings: Settings
+    session: Session,
+    *,
+    client_id: str,
+    client_secret: str,
+    requested: set[str] | None,
+    settings: Settings,
 ) -> Principal:
     account = _find_for_login(session, client_id)
     if account is not None and account.kind != AccountKind.service:
@@ -169,7 +193,9 @@ def login_client(
 
 def _account_region(actor: Principal) -> Any:
     """Policy filter for accounts: staff ones in the actor's subtree, the rest at the root."""
-    region = case((col(Account.kind) == AccountKind.staff.value, col(Account.region_code)), else_=ROOT_REGION)
+    region = case(
+        (col(Account.kind) == AccountKind.staff.value, col(Account.region_code)), else_=ROOT_REGION
+    )
     return visible_filter(actor, Action.manage, region_code=region)
 
 
@@ -198,14 +224,23 @@ def get_account(session: Session, *, actor: Principal, account_id: str) -> Accou
         key = uuid.UUID(account_id)
     except ValueError:
         key = None
-    account = session.exec(select(Account).where(Account.id == key, _account_region(actor))).first() if key else None
+    account = (
+        session.exec(select(Account).where(Account.id == key, _account_region(actor))).first()
+        if key
+        else None
+    )
     if account is None:
         raise NotFound(f"账号 {account_id} 不存在", code="account_not_found")
     return account
 
 
 def update_account(
-    session: Session, *, actor: Principal, account_id: str, changes: dict[str, Any], check_version: Callable[[int], None]
+    session: Session,
+    *,
+    actor: Principal,
+    account_id: str,
+    changes: dict[str, Any],
+    check_version: Callable[[int], None],
 ) -> Account:
     account = get_account(session, actor=actor, account_id=account_id)
     check_version(account.version)

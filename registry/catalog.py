@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from models.catalog import CatalogImportReport, CatalogItem, RowError
@@ -59,7 +59,10 @@ def import_catalog(
             code="invalid_file",
         )
     valid_from = valid_from or table.meta_date("valid_from") or date.today()
-    current = {item.code: item for item in session.exec(select(CatalogItem).where(col(CatalogItem.valid_to).is_(None)))}
+    current = {
+        item.code: item
+        for item in session.exec(select(CatalogItem).where(col(CatalogItem.valid_to).is_(None)))
+    }
     parsed, errors = _validate_rows(table.rows, current)
     report = CatalogImportReport(accepted=False, rows=len(table.rows), errors=errors)
     for code, name in parsed.items():
@@ -83,7 +86,9 @@ def import_catalog(
     for code in to_retire:
         orphans = [c for c in parsed if catalog_parent(c) == code]
         for child in orphans:
-            report.errors.append(RowError(row=0, field="parent_code", message=f"{child} 的上级 {code} 将被停用"))
+            report.errors.append(
+                RowError(row=0, field="parent_code", message=f"{child} 的上级 {code} 将被停用")
+            )
     report.retired = len(to_retire)
     if report.errors:
         report.errors.sort(key=lambda e: e.row)
@@ -140,7 +145,11 @@ def _validate_rows(
         code = normalize_catalog_code(raw_code)
         if code is None:
             errors.append(
-                RowError(row=line, field="code", message=f"品目编码 {raw_code!r} 格式不正确(应如 A、A02000000 或 A0201)")
+                RowError(
+                    row=line,
+                    field="code",
+                    message=f"品目编码 {raw_code!r} 格式不正确(应如 A、A02000000 或 A0201)",
+                )
             )
             continue
         name = values.get("name", "")
@@ -149,34 +158,52 @@ def _validate_rows(
         elif len(name) > 200:
             errors.append(RowError(row=line, field="name", message="品目名称不能超过 200 个字符"))
         if code in lines:
-            errors.append(RowError(row=line, field="code", message=f"品目编码 {code} 与第 {lines[code]} 行重复"))
+            errors.append(
+                RowError(
+                    row=line, field="code", message=f"品目编码 {code} 与第 {lines[code]} 行重复"
+                )
+            )
             continue
         raw_parent = values.get("parent_code", "")
         if raw_parent:
             parent = normalize_catalog_code(raw_parent)
             if parent != catalog_parent(code):
                 errors.append(
-                    RowError(row=line, field="parent_code", message=f"上级编码 {raw_parent} 与品目编码 {code} 不符,应为 {catalog_parent(code)}")
+                    RowError(
+                        row=line,
+                        field="parent_code",
+                        message=f"上级编码 {raw_parent} 与品目编码 {code} 不符,应为 {catalog_parent(code)}",
+                    )
                 )
         category = values.get("category", "")
         category = CATEGORY_ALIASES.get(category, category)
         if category and category != catalog_category(code).value:
             errors.append(
-                RowError(row=line, field="category", message=f"类别 {values.get('category')} 与编码首字母 {code[0]} 不符")
+                RowError(
+                    row=line,
+                    field="category",
+                    message=f"类别 {values.get('category')} 与编码首字母 {code[0]} 不符",
+                )
             )
         lines[code] = line
         parsed[code] = name
     for code, line in lines.items():
         parent = catalog_parent(code)
         if parent is not None and parent not in parsed and parent not in current:
-            errors.append(RowError(row=line, field="parent_code", message=f"上级品目 {parent} 既不在文件中,也不在现行目录中"))
+            errors.append(
+                RowError(
+                    row=line,
+                    field="parent_code",
+                    message=f"上级品目 {parent} 既不在文件中,也不在现行目录中",
+                )
+            )
     return parsed, errors
 
 
 # --- queries ----------------------------------------------------------------------------------
 
 
-def _valid_at(as_of: date | None) -> object:
+def _valid_at(as_of: date | None) -> ColumnElement[bool]:
     if as_of is None:
         return col(CatalogItem.valid_to).is_(None)
     return and_(
@@ -188,19 +215,26 @@ def _valid_at(as_of: date | None) -> object:
 def parse_code(value: str) -> str:
     code = normalize_catalog_code(value)
     if code is None:
-        raise BadRequest(f"品目编码 {value!r} 格式不正确(应如 A、A02000000 或 A0201)", code="invalid_catalog_code")
+        raise BadRequest(
+            f"品目编码 {value!r} 格式不正确(应如 A、A02000000 或 A0201)",
+            code="invalid_catalog_code",
+        )
     return code
 
 
 def get_item(session: Session, code: str, *, as_of: date | None = None) -> CatalogItem:
     normalized = parse_code(code)
-    item = session.exec(select(CatalogItem).where(CatalogItem.code == normalized, _valid_at(as_of))).first()
+    item = session.exec(
+        select(CatalogItem).where(CatalogItem.code == normalized, _valid_at(as_of))
+    ).first()
     if item is None:
         raise NotFound(f"品目 {code} 不存在", code="catalog_item_not_found")
     return item
 
 
-def ancestors(session: Session, item: CatalogItem, *, as_of: date | None = None) -> list[CatalogItem]:
+def ancestors(
+    session: Session, item: CatalogItem, *, as_of: date | None = None
+) -> list[CatalogItem]:
     codes = []
     parent = catalog_parent(item.code)
     while parent is not None:
@@ -208,7 +242,9 @@ def ancestors(session: Session, item: CatalogItem, *, as_of: date | None = None)
         parent = catalog_parent(parent)
     if not codes:
         return []
-    found = session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes), _valid_at(as_of))).all()
+    found = session.exec(
+        select(CatalogItem).where(col(CatalogItem.code).in_(codes), _valid_at(as_of))
+    ).all()
     return sorted(found, key=lambda i: i.level)
 
 
@@ -227,7 +263,9 @@ def list_items(
     """Items ordered by code. `prefix` selects a subtree (A02, A0201 or A02010000 alike)."""
     query = select(CatalogItem).where(_valid_at(as_of))
     if prefix:
-        query = query.where(col(CatalogItem.code).startswith(catalog_prefix(parse_code(prefix)), autoescape=True))
+        query = query.where(
+            col(CatalogItem.code).startswith(catalog_prefix(parse_code(prefix)), autoescape=True)
+        )
     if parent:
         query = query.where(CatalogItem.parent_code == parse_code(parent))
     if name:

@@ -24,9 +24,13 @@ from registry.db import check_server_version, make_engine, session_scope
 from registry.embedded import EmbeddedPostgres
 from registry.errors import RegistryError
 
-app = typer.Typer(help="政府采购基础数据注册中心 — procurement master-data registry.", no_args_is_help=True)
+app = typer.Typer(
+    help="政府采购基础数据注册中心 — procurement master-data registry.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-account_app = typer.Typer(help="Accounts: the first administrator, staff, service clients.", no_args_is_help=True)
+account_app = typer.Typer(
+    help="Accounts: the first administrator, staff, service clients.", no_args_is_help=True
+)
 catalog_app = typer.Typer(help="The procurement catalogue.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -46,7 +50,9 @@ def database(settings: Settings) -> Iterator[Engine]:
         embedded = EmbeddedPostgres(settings.data_dir)
         url = embedded.start()
         console.print(f"[dim]embedded PostgreSQL in {embedded.pgdata}[/dim]")
-    engine = make_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+    engine = make_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
     try:
         check_server_version(engine)
         yield engine
@@ -59,7 +65,9 @@ def database(settings: Settings) -> Iterator[Engine]:
 def _fail(exc: RegistryError) -> None:
     console.print(f"[red]{exc.title}:{exc.detail}[/red]")
     for error in exc.errors or []:
-        console.print(f"  第 {error.get('row', '?')} 行 {error.get('field') or ''}:{error.get('message')}")
+        console.print(
+            f"  第 {error.get('row', '?')} 行 {error.get('field') or ''}:{error.get('message')}"
+        )
     raise typer.Exit(code=1)
 
 
@@ -68,9 +76,13 @@ def _fail(exc: RegistryError) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (default: HOST or 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default: HOST or 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000).")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Create demo accounts (passwords in the data dir).")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create demo accounts (passwords in the data dir).")
+    ] = False,
 ) -> None:
     """Migrate the database, load reference data if missing, and serve the API."""
     import uvicorn
@@ -95,7 +107,9 @@ def serve(
         # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exception so the
         # `with database(...)` block still stops the embedded server cleanly.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        uvicorn.run(application, host=listen_host, port=listen_port, log_config=None, access_log=False)
+        uvicorn.run(
+            application, host=listen_host, port=listen_port, log_config=None, access_log=False
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -123,7 +137,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+) -> None:
     """Revert migrations down to REVISION."""
     with database(get_settings()) as engine:
         migrate.downgrade(engine, revision)
@@ -142,8 +158,12 @@ def db_current() -> None:
 
 @app.command()
 def seed(
-    regions_file: Annotated[Path | None, typer.Option("--regions", help="A GB/T 2260 edition (CSV).")] = None,
-    catalog_file: Annotated[Path | None, typer.Option("--catalog", help="A catalogue file (CSV/XLSX).")] = None,
+    regions_file: Annotated[
+        Path | None, typer.Option("--regions", help="A GB/T 2260 edition (CSV).")
+    ] = None,
+    catalog_file: Annotated[
+        Path | None, typer.Option("--catalog", help="A catalogue file (CSV/XLSX).")
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also create the demo accounts.")] = False,
 ) -> None:
     """Load the region tree and the catalogue (the shipped editions unless files are given).
@@ -158,7 +178,9 @@ def seed(
         migrate.upgrade(engine)
         try:
             with session_scope(engine) as session:
-                report = seed_reference_data(session, region_file=regions_file, catalog_file=catalog_file)
+                report = seed_reference_data(
+                    session, region_file=regions_file, catalog_file=catalog_file
+                )
                 if demo:
                     credentials = settings.data_dir / "demo-credentials.tsv"
                     _print_demo_accounts(seed_demo_accounts(session, credentials), credentials)
@@ -184,7 +206,9 @@ def seed(
 @catalog_app.command("import")
 def catalog_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8) or XLSX.")],
-    mode: Annotated[str, typer.Option(help="merge: add and rename; replace: also retire missing codes.")] = "merge",
+    mode: Annotated[
+        str, typer.Option(help="merge: add and rename; replace: also retire missing codes.")
+    ] = "merge",
     valid_from: Annotated[str | None, typer.Option(help="Effective date YYYY-MM-DD.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
 ) -> None:
@@ -199,7 +223,12 @@ def catalog_import(
         try:
             with session_scope(engine) as session:
                 report = catalog.import_catalog(
-                    session, data=file.read_bytes(), filename=file.name, valid_from=effective, mode=chosen, dry_run=dry_run
+                    session,
+                    data=file.read_bytes(),
+                    filename=file.name,
+                    valid_from=effective,
+                    mode=chosen,
+                    dry_run=dry_run,
                 )
                 if report.errors:
                     raise RegistryError(
@@ -234,7 +263,9 @@ def create_admin(
     username: Annotated[str, typer.Option(help="Login name.")] = "admin",
     region: Annotated[str, typer.Option(help="Region code of the bureau.")] = "150000",
     display_name: Annotated[str, typer.Option(help="Shown name.")] = "系统管理员",
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
 ) -> None:
     """Create the first administrator (password prompted, from stdin, or REGISTRY_ACCOUNT_PASSWORD)."""
     _create(
@@ -255,11 +286,19 @@ def create(
     kind: Annotated[AccountKind, typer.Option(help="staff, self_service or service.")],
     display_name: Annotated[str, typer.Option(help="Shown name.")],
     region: Annotated[str | None, typer.Option(help="Staff: region code.")] = None,
-    role: Annotated[StaffRole | None, typer.Option(help="Staff: admin, reviewer or viewer.")] = None,
-    entity_kind: Annotated[EntityKind | None, typer.Option(help="Self-service: supplier, agent, expert.")] = None,
+    role: Annotated[
+        StaffRole | None, typer.Option(help="Staff: admin, reviewer or viewer.")
+    ] = None,
+    entity_kind: Annotated[
+        EntityKind | None, typer.Option(help="Self-service: supplier, agent, expert.")
+    ] = None,
     entity_id: Annotated[str | None, typer.Option(help="Self-service: the entity's id.")] = None,
-    scope: Annotated[list[Scope] | None, typer.Option(help="Service: a scope (repeatable).")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    scope: Annotated[
+        list[Scope] | None, typer.Option(help="Service: a scope (repeatable).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
 ) -> None:
     """Create any account (the operator acts outside the jurisdiction policy)."""
     _create(

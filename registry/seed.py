@@ -24,7 +24,9 @@ class SeedReport:
 
 def _loaded(session: Session, dataset: str) -> bool:
     count = session.exec(
-        select(func.count()).select_from(ReferenceDataLoad).where(ReferenceDataLoad.dataset == dataset)
+        select(func.count())
+        .select_from(ReferenceDataLoad)
+        .where(ReferenceDataLoad.dataset == dataset)
     ).one()
     return count > 0
 
@@ -39,14 +41,18 @@ def seed_reference_data(
     """Load the region tree and the catalogue. With `only_if_empty`, skip what is already there."""
     region_report = None
     if not (only_if_empty and _loaded(session, regions.DATASET)):
-        region_report = regions.load_region_file(session, region_file or regions.DEFAULT_REGION_FILE)
+        region_report = regions.load_region_file(
+            session, region_file or regions.DEFAULT_REGION_FILE
+        )
     catalog_report = None
     if not (only_if_empty and _loaded(session, catalog.DATASET)):
         path = catalog_file or catalog.DEFAULT_CATALOG_FILE
         catalog_report = catalog.import_catalog(session, data=path.read_bytes(), filename=path.name)
         if catalog_report.errors:
             raise Unprocessable(
-                f"目录文件 {path.name} 有错误", code="invalid_rows", errors=[e.model_dump() for e in catalog_report.errors]
+                f"目录文件 {path.name} 有错误",
+                code="invalid_rows",
+                errors=[e.model_dump() for e in catalog_report.errors],
             )
     return SeedReport(region_report, catalog_report)
 
@@ -56,12 +62,33 @@ DEMO_ACCOUNTS: list[tuple[str, str, AccountKind, str | None, StaffRole | None, l
     ("admin", "自治区财政厅管理员", AccountKind.staff, "150000", StaffRole.admin, []),
     ("nmg.reviewer", "自治区财政厅审核员", AccountKind.staff, "150000", StaffRole.reviewer, []),
     ("hohhot.admin", "呼和浩特市财政局管理员", AccountKind.staff, "150100", StaffRole.admin, []),
-    ("hohhot.reviewer", "呼和浩特市财政局审核员", AccountKind.staff, "150100", StaffRole.reviewer, []),
-    ("xincheng.reviewer", "新城区财政局审核员", AccountKind.staff, "150102", StaffRole.reviewer, []),
+    (
+        "hohhot.reviewer",
+        "呼和浩特市财政局审核员",
+        AccountKind.staff,
+        "150100",
+        StaffRole.reviewer,
+        [],
+    ),
+    (
+        "xincheng.reviewer",
+        "新城区财政局审核员",
+        AccountKind.staff,
+        "150102",
+        StaffRole.reviewer,
+        [],
+    ),
     ("xincheng.viewer", "新城区财政局查询员", AccountKind.staff, "150102", StaffRole.viewer, []),
     ("baotou.reviewer", "包头市财政局审核员", AccountKind.staff, "150200", StaffRole.reviewer, []),
     ("emall", "电子卖场(系统)", AccountKind.service, None, None, [Scope.read, Scope.changes_read]),
-    ("expert-draw", "专家抽取系统(系统)", AccountKind.service, None, None, [Scope.read, Scope.read_restricted]),
+    (
+        "expert-draw",
+        "专家抽取系统(系统)",
+        AccountKind.service,
+        None,
+        None,
+        [Scope.read, Scope.read_restricted],
+    ),
 ]
 
 

@@ -38,7 +38,11 @@ TEMPLATE_DB = "registry_test_tmpl"
 
 def _libpq(url: str) -> str:
     """A psycopg (libpq) connection string for a SQLAlchemy-style URL."""
-    return make_url(sqlalchemy_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(sqlalchemy_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
 
 
 class Server:
@@ -48,14 +52,22 @@ class Server:
         self.admin_url = admin_url
 
     def url(self, database: str) -> str:
-        return make_url(sqlalchemy_url(self.admin_url)).set(database=database).render_as_string(hide_password=False)
+        return (
+            make_url(sqlalchemy_url(self.admin_url))
+            .set(database=database)
+            .render_as_string(hide_password=False)
+        )
 
     def create_database(self, name: str, template: str | None = None) -> str:
         with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
             if template:
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
                 )
             else:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -63,7 +75,9 @@ class Server:
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(_libpq(self.admin_url), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +134,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 def session_factory(connection: Connection) -> Callable[[], Session]:
     def factory() -> Session:
         # commit() inside the app releases a savepoint; the outer transaction stays open
-        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        return Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
 
     return factory
 
@@ -175,16 +191,28 @@ def committing_app(settings: Settings, committing_db: Engine) -> FastAPI:
 
 def staff(region: str, role: StaffRole = StaffRole.admin, subject: str | None = None) -> Principal:
     return Principal(
-        PrincipalKind.staff, subject or f"staff-{region}-{role.value}", f"{region} {role.value}", region_code=region, role=role
+        PrincipalKind.staff,
+        subject or f"staff-{region}-{role.value}",
+        f"{region} {role.value}",
+        region_code=region,
+        role=role,
     )
 
 
 def self_service(entity_kind: EntityKind, entity_id: str) -> Principal:
-    return Principal(PrincipalKind.self_service, f"self-{entity_id}", "自助", entity_kind=entity_kind, entity_id=entity_id)
+    return Principal(
+        PrincipalKind.self_service,
+        f"self-{entity_id}",
+        "自助",
+        entity_kind=entity_kind,
+        entity_id=entity_id,
+    )
 
 
 def service(*scopes: str) -> Principal:
-    return Principal(PrincipalKind.service, "svc-" + "-".join(scopes), "系统", scopes=frozenset(scopes))
+    return Principal(
+        PrincipalKind.service, "svc-" + "-".join(scopes), "系统", scopes=frozenset(scopes)
+    )
 
 
 @pytest.fixture

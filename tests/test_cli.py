@@ -23,8 +23,21 @@ def cli_env(committing_db, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["serve"], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "current"], ["seed"],
-     ["account"], ["account", "create-admin"], ["account", "create"], ["catalog", "import"], ["keys"], ["keys", "rotate"]],
+    [
+        [],
+        ["serve"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "downgrade"],
+        ["db", "current"],
+        ["seed"],
+        ["account"],
+        ["account", "create-admin"],
+        ["account", "create"],
+        ["catalog", "import"],
+        ["keys"],
+        ["keys", "rotate"],
+    ],
 )
 def test_help_everywhere(command):
     result = runner.invoke(app, [*command, "--help"])
@@ -43,12 +56,22 @@ def test_db_current_and_seed_is_idempotent(cli_env):
 
 
 def test_create_admin_then_duplicate_is_refused(cli_env):
-    result = runner.invoke(app, ["account", "create-admin", "--username", "root", "--password-stdin"], input="a-long-password-1\n")
+    result = runner.invoke(
+        app,
+        ["account", "create-admin", "--username", "root", "--password-stdin"],
+        input="a-long-password-1\n",
+    )
     assert result.exit_code == 0, result.output
     with cli_env.connect() as conn:
-        row = conn.execute(text("SELECT kind, role, region_code FROM accounts WHERE username = 'root'")).one()
+        row = conn.execute(
+            text("SELECT kind, role, region_code FROM accounts WHERE username = 'root'")
+        ).one()
     assert tuple(row) == ("staff", "admin", "150000")
-    dup = runner.invoke(app, ["account", "create-admin", "--username", "ROOT", "--password-stdin"], input="a-long-password-1\n")
+    dup = runner.invoke(
+        app,
+        ["account", "create-admin", "--username", "ROOT", "--password-stdin"],
+        input="a-long-password-1\n",
+    )
     assert dup.exit_code == 1
     assert "已被使用" in dup.output
 
@@ -60,7 +83,12 @@ def test_catalog_import_with_bad_rows_writes_nothing(cli_env, tmp_path):
     assert result.exit_code == 1
     assert "第 3 行" in result.output and "第 4 行" in result.output
     with cli_env.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM catalog_items WHERE code = 'A02010199'")).scalar() == 0
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM catalog_items WHERE code = 'A02010199'")
+            ).scalar()
+            == 0
+        )
 
 
 def test_keys_rotate_adds_a_signing_key(cli_env):

@@ -51,7 +51,9 @@ def test_not_ready_while_migrations_are_pending(pg_server, settings):
 
 
 def test_database_down_is_503_not_500(settings):
-    engine = make_engine("postgresql://nobody@/nowhere?host=/nonexistent-socket-dir", pool_size=1, max_overflow=0)
+    engine = make_engine(
+        "postgresql://nobody@/nowhere?host=/nonexistent-socket-dir", pool_size=1, max_overflow=0
+    )
     with TestClient(create_app(settings, engine=engine), raise_server_exceptions=False) as c:
         r = c.get("/v1/regions")
     body = assert_problem(r, 503, "database_unavailable")
@@ -62,7 +64,9 @@ def test_database_down_is_503_not_500(settings):
 def test_metrics_count_requests_by_route_template(client):
     client.get("/v1/regions/150102")
     text = client.get("/metrics").text
-    assert 'registry_http_requests_total{method="GET",route="/v1/regions/{code}",status="200"}' in text
+    assert (
+        'registry_http_requests_total{method="GET",route="/v1/regions/{code}",status="200"}' in text
+    )
     assert "registry_http_request_duration_seconds_bucket" in text
 
 
@@ -76,7 +80,9 @@ def test_access_log_has_request_id_and_never_the_token(client, auth_header, caps
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
-    server_side = "\n".join(line for line in err.splitlines() if '"logger": "httpx' not in line)  # not the test client
+    server_side = "\n".join(
+        line for line in err.splitlines() if '"logger": "httpx' not in line
+    )  # not the test client
     lines = [line for line in server_side.splitlines() if "log-check-1" in line]
     assert lines, err
     assert '"path": "/v1/me"' in lines[0]
@@ -88,5 +94,10 @@ def test_openapi_documents_problem_responses_and_auth(client):
     spec = client.get("/openapi.json").json()
     patch = spec["paths"]["/v1/bureaus/{code}"]["patch"]
     assert "application/problem+json" in patch["responses"]["412"]["content"]
-    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/v1/auth/token"
+    assert (
+        spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"][
+            "tokenUrl"
+        ]
+        == "/v1/auth/token"
+    )
     assert client.get("/docs").status_code == 200

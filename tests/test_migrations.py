@@ -31,13 +31,20 @@ def _tables(engine) -> set[str]:
 def test_upgrade_downgrade_upgrade(empty_engine):
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
-    assert {"regions", "bureaus", "catalog_items", "accounts", "idempotency_keys"} <= _tables(empty_engine)
+    assert {"regions", "bureaus", "catalog_items", "accounts", "idempotency_keys"} <= _tables(
+        empty_engine
+    )
 
     migrate.downgrade(empty_engine, "base")
     assert migrate.current_revision(empty_engine) is None
     assert _tables(empty_engine) == set()
     with empty_engine.connect() as conn:  # functions and triggers are gone too
-        assert conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'refuse_region_delete'")).scalar() == 0
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM pg_proc WHERE proname = 'refuse_region_delete'")
+            ).scalar()
+            == 0
+        )
 
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
@@ -47,7 +54,9 @@ def test_models_and_migrations_agree(empty_engine):
     """Autogenerate finds nothing to do: the reviewed migrations build exactly the models."""
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), models.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), models.metadata
+        )
     assert diff == []
 
 

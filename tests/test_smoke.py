@@ -8,5 +8,7 @@ def test_region_tree_is_loaded(client):
 
 
 def test_bureau_update_needs_if_match(client, auth_header):
-    r = client.patch("/v1/bureaus/150102", json={"phone": "0471-1234567"}, headers=auth_header(staff("150100")))
+    r = client.patch(
+        "/v1/bureaus/150102", json={"phone": "0471-1234567"}, headers=auth_header(staff("150100"))
+    )
     assert_problem(r, 428, "precondition_required")

@@ -34,7 +34,9 @@ def _public(account: Account, response: Response | None = None) -> AccountPublic
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 409, 422),
 )
-def create_account(session: SessionDep, body: AccountCreate, actor: Admin, response: Response) -> AccountPublic:
+def create_account(
+    session: SessionDep, body: AccountCreate, actor: Admin, response: Response
+) -> AccountPublic:
     account = accounts.create_account(session, data=body, actor=actor)
     response.headers["Location"] = f"/v1/accounts/{account.id}"
     return _public(account, response)
@@ -56,14 +58,21 @@ def list_accounts(
 ) -> Page[AccountPublic]:
     after = decode_cursor(cursor, 1)
     items = accounts.list_accounts(
-        session, actor=actor, region_within=within, kind=kind, after=after[0] if after else None, limit=limit
+        session,
+        actor=actor,
+        region_within=within,
+        kind=kind,
+        after=after[0] if after else None,
+        limit=limit,
     )
     next_cursor = encode_cursor([items[-1].username.lower()]) if len(items) == limit else None
     return Page[AccountPublic](items=[_public(a) for a in items], next_cursor=next_cursor)
 
 
 @router.get("/{account_id}", summary="账号详情", responses=problem_responses(401, 403, 404))
-def get_account(session: SessionDep, account_id: AccountId, actor: Admin, response: Response) -> AccountPublic:
+def get_account(
+    session: SessionDep, account_id: AccountId, actor: Admin, response: Response
+) -> AccountPublic:
     return _public(accounts.get_account(session, actor=actor, account_id=account_id), response)
 
 
@@ -97,5 +106,7 @@ def update_account(
     description="清除连续登录失败造成的锁定。",
     responses=problem_responses(401, 403, 404),
 )
-def unlock_account(session: SessionDep, account_id: AccountId, actor: Admin, response: Response) -> AccountPublic:
+def unlock_account(
+    session: SessionDep, account_id: AccountId, actor: Admin, response: Response
+) -> AccountPublic:
     return _public(accounts.unlock_account(session, actor=actor, account_id=account_id), response)

@@ -28,9 +28,13 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     if scheme.lower() != "basic":
         return None
     try:
-        client_id, sep, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        client_id, sep, secret = (
+            base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        )
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthorized("HTTP Basic 认证信息格式不正确", code="invalid_client", error="invalid_client") from exc
+        raise Unauthorized(
+            "HTTP Basic 认证信息格式不正确", code="invalid_client", error="invalid_client"
+        ) from exc
     return (client_id, secret) if sep else None
 
 
@@ -61,12 +65,16 @@ def token(
     if grant_type == "password":
         if not username or not password:
             raise BadRequest("请提供登录名和密码", code="invalid_request", error="invalid_request")
-        principal = accounts.login_with_password(session, username=username, password=password, settings=settings)
+        principal = accounts.login_with_password(
+            session, username=username, password=password, settings=settings
+        )
     elif grant_type == "client_credentials":
         basic = _basic_credentials(request)
         cid, secret = basic if basic else (client_id, client_secret)
         if not cid or not secret:
-            raise Unauthorized("请提供 client_id 和 client_secret", code="invalid_client", error="invalid_client")
+            raise Unauthorized(
+                "请提供 client_id 和 client_secret", code="invalid_client", error="invalid_client"
+            )
         requested = set(scope.split()) if scope else None
         principal = accounts.login_client(
             session, client_id=cid, client_secret=secret, requested=requested, settings=settings
@@ -78,7 +86,9 @@ def token(
             error="unsupported_grant_type",
         )
     access_token, lifetime = tokens.issue(principal)
-    return TokenResponse(access_token=access_token, expires_in=lifetime, scope=" ".join(sorted(principal.scopes)))
+    return TokenResponse(
+        access_token=access_token, expires_in=lifetime, scope=" ".join(sorted(principal.scopes))
+    )
 
 
 @router.get(
@@ -134,9 +144,13 @@ class PasswordChange(BaseModel):
     responses=problem_responses(400, 401, 422),
 )
 def change_password(
-    session: SessionDep, body: PasswordChange, principal: Annotated[Principal, require(AUTHENTICATED)]
+    session: SessionDep,
+    body: PasswordChange,
+    principal: Annotated[Principal, require(AUTHENTICATED)],
 ) -> None:
-    accounts.change_own_password(session, actor=principal, current=body.current_password, new=body.new_password)
+    accounts.change_own_password(
+        session, actor=principal, current=body.current_password, new=body.new_password
+    )
 
 
 __all__ = ["CurrentPrincipal", "router"]

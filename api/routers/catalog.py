@@ -13,7 +13,13 @@ from api.errors import problem_responses
 from api.pagination import Page, decode_cursor, encode_cursor
 from api.routing import UnitOfWorkRoute
 from auth.policy import PUBLIC, ROOT_ADMIN
-from models.catalog import CatalogCategory, CatalogImportReport, CatalogItem, CatalogItemDetail, CatalogItemPublic
+from models.catalog import (
+    CatalogCategory,
+    CatalogImportReport,
+    CatalogItem,
+    CatalogItemDetail,
+    CatalogItemPublic,
+)
 from registry import catalog
 from registry.codes import catalog_prefix
 from registry.errors import Unprocessable
@@ -21,7 +27,9 @@ from registry.errors import Unprocessable
 router = APIRouter(prefix="/v1/catalog", tags=["品目分类目录"], route_class=UnitOfWorkRoute)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-ItemCode = Annotated[str, Path(max_length=16, description="品目编码(A02010000 或简写 A0201)", examples=["A0201"])]
+ItemCode = Annotated[
+    str, Path(max_length=16, description="品目编码(A02010000 或简写 A0201)", examples=["A0201"])
+]
 AsOf = Annotated[date | None, Query(description="查询该日期有效的目录版本(默认:现行)")]
 
 
@@ -78,7 +86,9 @@ def get_item(session: SessionDep, code: ItemCode, as_of: AsOf = None) -> Catalog
     item = catalog.get_item(session, code, as_of=as_of)
     detail = CatalogItemDetail.model_validate(public(item))
     detail.ancestors = [public(a) for a in catalog.ancestors(session, item, as_of=as_of)]
-    detail.children = [public(c) for c in catalog.list_items(session, parent=item.code, as_of=as_of, limit=1000)]
+    detail.children = [
+        public(c) for c in catalog.list_items(session, parent=item.code, as_of=as_of, limit=1000)
+    ]
     return detail
 
 
@@ -90,11 +100,17 @@ def get_item(session: SessionDep, code: ItemCode, as_of: AsOf = None) -> Catalog
     responses=problem_responses(400, 404),
 )
 def subtree(
-    session: SessionDep, code: ItemCode, limit: Limit = 200, cursor: CursorParam = None, as_of: AsOf = None
+    session: SessionDep,
+    code: ItemCode,
+    limit: Limit = 200,
+    cursor: CursorParam = None,
+    as_of: AsOf = None,
 ) -> Page[CatalogItemPublic]:
     item = catalog.get_item(session, code, as_of=as_of)
     after = decode_cursor(cursor, 1)
-    items = catalog.list_items(session, prefix=item.code, as_of=as_of, after=after[0] if after else None, limit=limit)
+    items = catalog.list_items(
+        session, prefix=item.code, as_of=as_of, after=after[0] if after else None, limit=limit
+    )
     return _page(items, limit)
 
 
@@ -110,10 +126,14 @@ def subtree(
 )
 async def import_items(
     session: SessionDep,
-    file: Annotated[UploadFile, File(description="CSV(UTF-8)或 XLSX;表头 code,name,parent_code,category")],
+    file: Annotated[
+        UploadFile, File(description="CSV(UTF-8)或 XLSX;表头 code,name,parent_code,category")
+    ],
     _: Annotated[object, require(ROOT_ADMIN)],
     mode: Annotated[Literal["merge", "replace"], Form(description="导入方式")] = "merge",
-    valid_from: Annotated[date | None, Form(description="生效日期(默认取文件头 valid_from,否则今天)")] = None,
+    valid_from: Annotated[
+        date | None, Form(description="生效日期(默认取文件头 valid_from,否则今天)")
+    ] = None,
     dry_run: Annotated[bool, Form(description="只校验不写入")] = False,
 ) -> CatalogImportReport:
     data = await file.read(MAX_UPLOAD_BYTES + 1)

@@ -34,7 +34,8 @@ def readyz(session: SessionDep) -> dict[str, str]:
     head = migrate.head_revision()
     if current != head:
         raise ServiceUnavailable(
-            f"数据库结构版本 {current} 不是最新的 {head},请运行 registry db upgrade", code="migrations_pending"
+            f"数据库结构版本 {current} 不是最新的 {head},请运行 registry db upgrade",
+            code="migrations_pending",
         )
     return {"status": "ready", "database": "ok", "schema": str(current)}
 

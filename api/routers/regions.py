@@ -13,7 +13,14 @@ from api.pagination import Page, decode_cursor, encode_cursor
 from api.routing import UnitOfWorkRoute
 from auth.policy import PUBLIC, STAFF_ADMIN
 from auth.principals import Principal
-from models.region import BureauPublic, BureauUpdate, Region, RegionDetail, RegionLevel, RegionSummary
+from models.region import (
+    BureauPublic,
+    BureauUpdate,
+    Region,
+    RegionDetail,
+    RegionLevel,
+    RegionSummary,
+)
 from registry import regions
 
 router = APIRouter(prefix="/v1", tags=["地区与财政部门"], route_class=UnitOfWorkRoute)
@@ -26,7 +33,9 @@ AsOf = Annotated[date | None, Query(description="查询该日期有效的区划(
 
 def _page(items: list[Region], limit: int) -> Page[RegionSummary]:
     cursor = encode_cursor([items[-1].code]) if len(items) == limit else None
-    return Page[RegionSummary](items=[RegionSummary.model_validate(r) for r in items], next_cursor=cursor)
+    return Page[RegionSummary](
+        items=[RegionSummary.model_validate(r) for r in items], next_cursor=cursor
+    )
 
 
 @router.get(
@@ -73,7 +82,9 @@ def get_region(session: SessionDep, code: RegionCode, as_of: AsOf = None) -> Reg
     region = regions.get_region(session, code)
     detail = RegionDetail.model_validate(region)
     detail.ancestors = [RegionSummary.model_validate(a) for a in regions.ancestors(session, region)]
-    detail.children = [RegionSummary.model_validate(c) for c in regions.children(session, code, as_of=as_of)]
+    detail.children = [
+        RegionSummary.model_validate(c) for c in regions.children(session, code, as_of=as_of)
+    ]
     bureau = session.get(regions.Bureau, code)
     detail.bureau = BureauPublic.model_validate(bureau) if bureau else None
     return detail
@@ -87,11 +98,17 @@ def get_region(session: SessionDep, code: RegionCode, as_of: AsOf = None) -> Reg
     responses=problem_responses(404, 422),
 )
 def subtree(
-    session: SessionDep, code: RegionCode, limit: Limit = 200, cursor: CursorParam = None, as_of: AsOf = None
+    session: SessionDep,
+    code: RegionCode,
+    limit: Limit = 200,
+    cursor: CursorParam = None,
+    as_of: AsOf = None,
 ) -> Page[RegionSummary]:
     regions.get_region(session, code)
     after = decode_cursor(cursor, 1)
-    items = regions.list_regions(session, within=code, as_of=as_of, after=after[0] if after else None, limit=limit)
+    items = regions.list_regions(
+        session, within=code, as_of=as_of, after=after[0] if after else None, limit=limit
+    )
     return _page(items, limit)
 
 
@@ -122,7 +139,11 @@ def update_bureau(
     actor: Annotated[Principal, require(STAFF_ADMIN)],
 ) -> BureauPublic:
     bureau = regions.update_bureau(
-        session, actor=actor, code=code, changes=body.model_dump(exclude_unset=True), check_version=check_version
+        session,
+        actor=actor,
+        code=code,
+        changes=body.model_dump(exclude_unset=True),
+        check_version=check_version,
     )
     response.headers["ETag"] = etag_for(bureau.version)
     return BureauPublic.model_validate(bureau)

@@ -17,11 +17,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-
 def _timestamps(*, updated: bool = True) -> list[sa.Column]:
-    cols = [sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)]
+    cols = [
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        )
+    ]
     if updated:
-        cols.append(sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False))
+        cols.append(
+            sa.Column(
+                "updated_at",
+                sa.DateTime(timezone=True),
+                server_default=sa.func.now(),
+                nullable=False,
+            )
+        )
     return cols
 
 
@@ -34,16 +44,29 @@ def upgrade() -> None:
         sa.Column("parent_code", sa.String(), nullable=True),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
-        sa.Column("former_names", postgresql.JSONB(), server_default=sa.text("'[]'::jsonb"), nullable=False),
+        sa.Column(
+            "former_names",
+            postgresql.JSONB(),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         *_timestamps(),
         sa.CheckConstraint("code ~ '^[1-8][0-9]{5}$'", name=op.f("ck_regions_code_format")),
-        sa.CheckConstraint("level IN ('province', 'prefecture', 'county')", name=op.f("ck_regions_level")),
-        sa.CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name=op.f("ck_regions_validity")),
-        sa.ForeignKeyConstraint(["parent_code"], ["regions.code"], name=op.f("fk_regions_parent_code_regions")),
+        sa.CheckConstraint(
+            "level IN ('province', 'prefecture', 'county')", name=op.f("ck_regions_level")
+        ),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_to > valid_from", name=op.f("ck_regions_validity")
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_code"], ["regions.code"], name=op.f("fk_regions_parent_code_regions")
+        ),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_regions")),
     )
     op.create_index(op.f("ix_regions_parent_code"), "regions", ["parent_code"])
-    op.create_index("ix_regions_code_pattern", "regions", ["code"], postgresql_ops={"code": "text_pattern_ops"})
+    op.create_index(
+        "ix_regions_code_pattern", "regions", ["code"], postgresql_ops={"code": "text_pattern_ops"}
+    )
     # A region code is retired (valid_to), never deleted: records keep pointing at it.
     op.execute(
         """
@@ -65,7 +88,9 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(32), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         *_timestamps(),
-        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_bureaus_region_code_regions")),
+        sa.ForeignKeyConstraint(
+            ["region_code"], ["regions.code"], name=op.f("fk_bureaus_region_code_regions")
+        ),
         sa.PrimaryKeyConstraint("region_code", name=op.f("pk_bureaus")),
     )
 
@@ -77,7 +102,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(), nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reference_data_loads")),
     )
     op.create_index(op.f("ix_reference_data_loads_dataset"), "reference_data_loads", ["dataset"])
@@ -93,18 +120,34 @@ def upgrade() -> None:
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
         *_timestamps(updated=False),
-        sa.CheckConstraint("code ~ '^[ABC]([0-9]{8})?$'", name=op.f("ck_catalog_items_code_format")),
-        sa.CheckConstraint("category IN ('goods', 'works', 'services')", name=op.f("ck_catalog_items_category")),
-        sa.CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name=op.f("ck_catalog_items_validity")),
+        sa.CheckConstraint(
+            "code ~ '^[ABC]([0-9]{8})?$'", name=op.f("ck_catalog_items_code_format")
+        ),
+        sa.CheckConstraint(
+            "category IN ('goods', 'works', 'services')", name=op.f("ck_catalog_items_category")
+        ),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_to > valid_from", name=op.f("ck_catalog_items_validity")
+        ),
         sa.CheckConstraint("level BETWEEN 1 AND 5", name=op.f("ck_catalog_items_level")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_items")),
     )
     op.create_index(
-        "uq_catalog_items_current_code", "catalog_items", ["code"], unique=True,
+        "uq_catalog_items_current_code",
+        "catalog_items",
+        ["code"],
+        unique=True,
         postgresql_where=sa.text("valid_to IS NULL"),
     )
-    op.create_index("uq_catalog_items_code_valid_from", "catalog_items", ["code", "valid_from"], unique=True)
-    op.create_index("ix_catalog_items_code_pattern", "catalog_items", ["code"], postgresql_ops={"code": "text_pattern_ops"})
+    op.create_index(
+        "uq_catalog_items_code_valid_from", "catalog_items", ["code", "valid_from"], unique=True
+    )
+    op.create_index(
+        "ix_catalog_items_code_pattern",
+        "catalog_items",
+        ["code"],
+        postgresql_ops={"code": "text_pattern_ops"},
+    )
 
     op.create_table(
         "accounts",
@@ -117,14 +160,21 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=True),
         sa.Column("entity_kind", sa.String(16), nullable=True),
         sa.Column("entity_id", sa.String(64), nullable=True),
-        sa.Column("scopes", postgresql.ARRAY(sa.String(64)), server_default=sa.text("'{}'"), nullable=False),
+        sa.Column(
+            "scopes",
+            postgresql.ARRAY(sa.String(64)),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         *_timestamps(),
-        sa.CheckConstraint("kind IN ('staff', 'self_service', 'service')", name=op.f("ck_accounts_kind")),
+        sa.CheckConstraint(
+            "kind IN ('staff', 'self_service', 'service')", name=op.f("ck_accounts_kind")
+        ),
         sa.CheckConstraint(
             "kind <> 'staff' OR (region_code IS NOT NULL AND role IN ('admin', 'reviewer', 'viewer'))",
             name=op.f("ck_accounts_staff_has_region_and_role"),
@@ -133,11 +183,15 @@ def upgrade() -> None:
             "kind <> 'self_service' OR entity_kind IN ('supplier', 'agent', 'expert')",
             name=op.f("ck_accounts_self_service_has_entity_kind"),
         ),
-        sa.ForeignKeyConstraint(["region_code"], ["regions.code"], name=op.f("fk_accounts_region_code_regions")),
+        sa.ForeignKeyConstraint(
+            ["region_code"], ["regions.code"], name=op.f("fk_accounts_region_code_regions")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
     )
     op.create_index(op.f("ix_accounts_region_code"), "accounts", ["region_code"])
-    op.create_index("uq_accounts_username_lower", "accounts", [sa.text("lower(username)")], unique=True)
+    op.create_index(
+        "uq_accounts_username_lower", "accounts", [sa.text("lower(username)")], unique=True
+    )
 
     op.create_table(
         "idempotency_keys",
@@ -147,7 +201,9 @@ def upgrade() -> None:
         sa.Column("path", sa.String(500), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
+        sa.Column(
+            "headers", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False
+        ),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         *_timestamps(updated=False),
         sa.PrimaryKeyConstraint("principal", "key", name=op.f("pk_idempotency_keys")),

@@ -26,6 +26,7 @@ def encode_cursor(key: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    """The sort key a cursor carries: `arity` strings (every list so far sorts by text keys)."""
     if cursor is None:
         return None
     try:
@@ -33,6 +34,6 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("分页游标无效,请从第一页重新开始", code="invalid_cursor") from exc
-    if not isinstance(key, list) or len(key) != arity:
+    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str) for k in key):
         raise BadRequest("分页游标无效,请从第一页重新开始", code="invalid_cursor")
     return key

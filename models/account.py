@@ -80,9 +80,8 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$"
 
 class AccountCreate(SQLModel):
     username: str = Field(
-        regex=USERNAME_PATTERN,
         description="登录名(3–64 位字母、数字、_.@-)",
-        schema_extra={"examples": ["xincheng.reviewer"]},
+        schema_extra={"pattern": USERNAME_PATTERN, "examples": ["xincheng.reviewer"]},
     )
     display_name: str = Field(min_length=1, max_length=100, description="姓名或系统名称")
     kind: AccountKind = Field(description="账号类型")
@@ -93,10 +92,10 @@ class AccountCreate(SQLModel):
     entity_id: str | None = Field(default=None, max_length=64, description="绑定的主体编号")
     scopes: list[Scope] = Field(default_factory=list, description="授权范围(系统账号)")
 
-    @field_validator("display_name")
+    @field_validator("display_name", mode="before")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
 
 
 class AccountUpdate(SQLModel):

@@ -78,7 +78,7 @@ class CatalogItemDetail(CatalogItemPublic):
 
 
 class RowError(SQLModel):
-    row: int = Field(description="文件中的行号(含表头,从 1 起)")
+    row: int | None = Field(description="文件中的行号(含表头,从 1 起);为空表示与文件中的行无关")
     field: str | None = Field(default=None, description="出错字段")
     message: str = Field(description="错误说明")
 

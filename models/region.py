@@ -93,15 +93,14 @@ class BureauUpdate(SQLModel):
     phone: str | None = Field(
         default=None,
         max_length=32,
-        regex=r"^[0-9+\-() ]{5,32}$",
         description="联系电话",
-        schema_extra={"examples": ["0471-6600000"]},
+        schema_extra={"pattern": r"^[0-9+\-() ]{5,32}$", "examples": ["0471-6600000"]},
     )
 
-    @field_validator("name", "address")
+    @field_validator("name", "address", mode="before")
     @classmethod
-    def _strip(cls, value: str | None) -> str | None:
-        return value.strip() if value is not None else None
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod

@@ -63,35 +63,52 @@ def import_catalog(
         item.code: item
         for item in session.exec(select(CatalogItem).where(col(CatalogItem.valid_to).is_(None)))
     }
-    parsed, errors = _validate_rows(table.rows, current)
+    parsed, lines, errors = _validate_rows(table.rows, current)
     report = CatalogImportReport(accepted=False, rows=len(table.rows), errors=errors)
+    history = _past_versions(session, [c for c in parsed if c not in current])
     for code, name in parsed.items():
         item = current.get(code)
         if item is None:
             report.created += 1
+            overlapping = [v for v in history.get(code, []) if v.valid_to and v.valid_to > valid_from]
+            if overlapping:
+                report.errors.append(
+                    RowError(
+                        row=lines[code],
+                        field="valid_from",
+                        message=f"{code} 的旧版本有效至 {overlapping[0].valid_to},重新启用的生效日期不能更早",
+                    )
+                )
         elif item.name != name:
+            report.renamed += 1
             if valid_from <= item.valid_from:
                 report.errors.append(
                     RowError(
-                        row=0,
+                        row=lines[code],
                         field="valid_from",
                         message=f"{code} 的现行版本自 {item.valid_from} 生效,新版本的生效日期必须更晚",
                     )
                 )
-            report.renamed += 1
         else:
             report.unchanged += 1
     to_retire = [c for c in current if c not in parsed] if mode == "replace" else []
-    # A retired code must not leave current children behind.
     for code in to_retire:
-        orphans = [c for c in parsed if catalog_parent(c) == code]
-        for child in orphans:
+        if valid_from <= current[code].valid_from:
             report.errors.append(
-                RowError(row=0, field="parent_code", message=f"{child} 的上级 {code} 将被停用")
+                RowError(
+                    row=None,
+                    field="valid_from",
+                    message=f"{code} 自 {current[code].valid_from} 生效,停用日期必须更晚",
+                )
+            )
+        # A retired code must not leave current children behind.
+        for child in (c for c in parsed if catalog_parent(c) == code):
+            report.errors.append(
+                RowError(row=lines[child], field="parent_code", message=f"{child} 的上级 {code} 将被停用")
             )
     report.retired = len(to_retire)
     if report.errors:
-        report.errors.sort(key=lambda e: e.row)
+        report.errors.sort(key=lambda e: e.row or 0)
         return report
     if dry_run:
         return report
@@ -134,9 +151,19 @@ def _close(session: Session, item: CatalogItem, on: date) -> None:
     session.flush()  # the partial unique index on current codes must see it before the new row
 
 
+def _past_versions(session: Session, codes: list[str]) -> dict[str, list[CatalogItem]]:
+    """Retired versions of codes the import would (re)create."""
+    if not codes:
+        return {}
+    found: dict[str, list[CatalogItem]] = {}
+    for item in session.exec(select(CatalogItem).where(col(CatalogItem.code).in_(codes))):
+        found.setdefault(item.code, []).append(item)
+    return found
+
+
 def _validate_rows(
     rows: list[tuple[int, dict[str, str]]], current: dict[str, CatalogItem]
-) -> tuple[dict[str, str], list[RowError]]:
+) -> tuple[dict[str, str], dict[str, int], list[RowError]]:
     errors: list[RowError] = []
     parsed: dict[str, str] = {}
     lines: dict[str, int] = {}
@@ -197,7 +224,7 @@ def _validate_rows(
                     message=f"上级品目 {parent} 既不在文件中,也不在现行目录中",
                 )
             )
-    return parsed, errors
+    return parsed, lines, errors
 
 
 # --- queries ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, Text, and_, cast, literal, or_
+from sqlalchemy import ColumnElement, and_, column, exists, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -234,7 +234,11 @@ def list_regions(
         query = query.where(
             or_(
                 col(Region.name).contains(name, autoescape=True),
-                cast(Region.former_names, Text).contains(name, autoescape=True),
+                exists(
+                    sa_select(literal(1))
+                    .select_from(func.jsonb_array_elements_text(Region.former_names).alias("former"))
+                    .where(column("value").contains(name, autoescape=True))
+                ),
             )
         )
     if after is not None:

@@ -39,6 +39,11 @@ def resolve_principal(request: Request) -> Principal:
     principal = ANONYMOUS
     if header:
         scheme, _, token = header.partition(" ")
+        if scheme.lower() == "basic":
+            # client credentials for the token endpoint, which reads them itself; a caller
+            # presenting them anywhere else is simply not logged in
+            request.state.principal = ANONYMOUS
+            return ANONYMOUS
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization 请求头应为 “Bearer <令牌>”", code="invalid_token")
         tokens: TokenService = request.app.state.tokens
@@ -71,7 +76,6 @@ def require(policy: RoutePolicy) -> Any:
                 raise Unauthorized("请先登录", code="authentication_required")
             raise Forbidden(f"此操作仅限{policy.description}")
         return principal
-
     check.route_policy = policy  # type: ignore[attr-defined]
     check.__name__ = f"require_{policy.name}"
     return Depends(check)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import RegistryError
@@ -173,6 +173,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # psycopg refuses NUL characters in text and PostgreSQL values out of a column's range;
+        # both are bad input, found only when the value reaches the database.
+        return problem(
+            request,
+            status=422,
+            code="invalid_characters",
+            title="数据校验未通过",
+            detail="请求中有无法保存的值:含有不允许的字符(如 NUL)或超出取值范围",
+        )
+
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
@@ -188,12 +200,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
+        request_id = getattr(request.state, "request_id", None)
         return problem(
             request,
             status=500,
             code="internal_error",
             title="服务内部错误",
             detail="服务内部错误,请联系管理员并提供 request_id",
+            # answered by Starlette's outermost error middleware, outside ours: add the id here
+            headers={"x-request-id": request_id} if request_id else None,
         )
 
 

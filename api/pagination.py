@@ -34,6 +34,10 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("分页游标无效,请从第一页重新开始", code="invalid_cursor") from exc
-    if not isinstance(key, list) or len(key) != arity or not all(isinstance(k, str) for k in key):
+    if (
+        not isinstance(key, list)
+        or len(key) != arity
+        or not all(isinstance(k, str) and "\x00" not in k for k in key)
+    ):
         raise BadRequest("分页游标无效,请从第一页重新开始", code="invalid_cursor")
     return key

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import CheckConstraint, Column, Index, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
@@ -79,6 +79,8 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$"
 
 
 class AccountCreate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     username: str = Field(
         description="登录名(3–64 位字母、数字、_.@-)",
         schema_extra={"pattern": USERNAME_PATTERN, "examples": ["xincheng.reviewer"]},
@@ -99,6 +101,8 @@ class AccountCreate(SQLModel):
 
 
 class AccountUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: StaffRole | None = None
     disabled: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -88,6 +88,8 @@ class BureauPublic(SQLModel):
 
 
 class BureauUpdate(SQLModel):
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: str | None = Field(default=None, min_length=2, max_length=100, description="财政部门名称")
     address: str | None = Field(default=None, max_length=200, description="地址")
     phone: str | None = Field(

@@ -255,7 +255,7 @@ def update_account(
             value = StaffRole(value).value
         if key == "scopes" and value is not None:
             value = [str(getattr(s, "value", s)) for s in value]
-        if value is None and key in ("role", "disabled", "display_name"):
+        if value is None:  # no account field can be cleared
             continue
         setattr(account, key, value)
     account.version += 1

@@ -35,15 +35,26 @@ class UnitOfWorkRoute(APIRoute):
             try:
                 return await _run_in_transaction(request, session, handler)
             except RegistryError as exc:
-                await run_in_threadpool(session.commit if exc.keep_writes else session.rollback)
+                if exc.keep_writes:
+                    await run_in_threadpool(_commit_and_close, session)
+                else:
+                    await run_in_threadpool(session.close)
                 raise
             except BaseException:
-                await run_in_threadpool(session.rollback)
+                await run_in_threadpool(session.close)  # closing rolls back
                 raise
-            finally:
-                await run_in_threadpool(session.close)
 
         return run
+
+
+def _commit_and_close(session: Session, before_commit: Callable[[], None] | None = None) -> None:
+    """One trip to the thread pool: (store the idempotent answer,) commit, release the connection."""
+    try:
+        if before_commit is not None:
+            before_commit()
+        session.commit()
+    finally:
+        session.close()
 
 
 async def _run_in_transaction(
@@ -53,9 +64,9 @@ async def _run_in_transaction(
     if request.method != "POST" or key is None:
         response = await handler(request)
         if request.method in SAFE_METHODS or response.status_code >= 400:
-            await run_in_threadpool(session.rollback)
+            await run_in_threadpool(session.close)
         else:
-            await run_in_threadpool(session.commit)
+            await run_in_threadpool(_commit_and_close, session)
         return response
 
     idempotency.validate_key(key)
@@ -74,7 +85,7 @@ async def _run_in_transaction(
         ttl_hours=ttl,
     )
     if stored is not None:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(session.close)
         return Response(
             stored.body,
             status_code=stored.status_code,
@@ -82,24 +93,26 @@ async def _run_in_transaction(
         )
     response = await handler(request)
     if response.status_code >= 400:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(session.close)
         return response
     body_sent = getattr(response, "body", None)  # streamed answers are not replayable
     if body_sent is None:
-        await run_in_threadpool(session.commit)
+        await run_in_threadpool(_commit_and_close, session)
         return response
     answer = idempotency.StoredAnswer(
         response.status_code, dict(response.headers), bytes(body_sent)
     )
-    await run_in_threadpool(
-        idempotency.store,
-        session,
-        principal=principal,
-        key=key,
-        method=request.method,
-        path=request.url.path,
-        request_fingerprint=request_print,
-        answer=answer,
-    )
-    await run_in_threadpool(session.commit)
+
+    def store() -> None:
+        idempotency.store(
+            session,
+            principal=principal,
+            key=key,
+            method=request.method,
+            path=request.url.path,
+            request_fingerprint=request_print,
+            answer=answer,
+        )
+
+    await run_in_threadpool(_commit_and_close, session, store)
     return response

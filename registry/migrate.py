@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -36,7 +37,9 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         command.downgrade(cfg, revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """Read once per process: the scripts do not change under a running service."""
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 

@@ -76,6 +76,7 @@ def require(policy: RoutePolicy) -> Any:
                 raise Unauthorized("请先登录", code="authentication_required")
             raise Forbidden(f"此操作仅限{policy.description}")
         return principal
+
     check.route_policy = policy  # type: ignore[attr-defined]
     check.__name__ = f"require_{policy.name}"
     return Depends(check)

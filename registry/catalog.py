@@ -70,7 +70,9 @@ def import_catalog(
         item = current.get(code)
         if item is None:
             report.created += 1
-            overlapping = [v for v in history.get(code, []) if v.valid_to and v.valid_to > valid_from]
+            overlapping = [
+                v for v in history.get(code, []) if v.valid_to and v.valid_to > valid_from
+            ]
             if overlapping:
                 report.errors.append(
                     RowError(
@@ -104,7 +106,9 @@ def import_catalog(
         # A retired code must not leave current children behind.
         for child in (c for c in parsed if catalog_parent(c) == code):
             report.errors.append(
-                RowError(row=lines[child], field="parent_code", message=f"{child} 的上级 {code} 将被停用")
+                RowError(
+                    row=lines[child], field="parent_code", message=f"{child} 的上级 {code} 将被停用"
+                )
             )
     report.retired = len(to_retire)
     if report.errors:

@@ -236,7 +236,9 @@ def list_regions(
                 col(Region.name).contains(name, autoescape=True),
                 exists(
                     sa_select(literal(1))
-                    .select_from(func.jsonb_array_elements_text(Region.former_names).alias("former"))
+                    .select_from(
+                        func.jsonb_array_elements_text(Region.former_names).alias("former")
+                    )
                     .where(column("value").contains(name, autoescape=True))
                 ),
             )

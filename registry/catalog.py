@@ -9,7 +9,13 @@ from typing import Literal
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from models.catalog import CatalogImportReport, CatalogItem, RowError
+from models.catalog import (
+    CatalogImportReport,
+    CatalogItem,
+    CatalogItemDetail,
+    CatalogItemPublic,
+    RowError,
+)
 from models.region import ReferenceDataLoad
 from registry.codes import (
     catalog_category,
@@ -261,6 +267,24 @@ def get_item(session: Session, code: str, *, as_of: date | None = None) -> Catal
     if item is None:
         raise NotFound(f"品目 {code} 不存在", code="catalog_item_not_found")
     return item
+
+
+def to_public(item: CatalogItem) -> CatalogItemPublic:
+    return CatalogItemPublic.model_validate(item, update={"prefix": catalog_prefix(item.code)})
+
+
+def item_detail(session: Session, code: str, *, as_of: date | None = None) -> CatalogItemDetail:
+    """An item with its ancestors (root first) and direct children, as valid at `as_of`."""
+    item = get_item(session, code, as_of=as_of)
+    return CatalogItemDetail.model_validate(
+        to_public(item),
+        update={
+            "ancestors": [to_public(a) for a in ancestors(session, item, as_of=as_of)],
+            "children": [
+                to_public(c) for c in list_items(session, parent=item.code, as_of=as_of, limit=1000)
+            ],
+        },
+    )
 
 
 def ancestors(

@@ -69,8 +69,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _hs256_only_in_development(self) -> Settings:
-        if self.jwt_dev_hs256_secret and self.environment == "production":
-            raise ValueError("JWT_DEV_HS256_SECRET is refused when ENVIRONMENT=production")
+        if self.jwt_dev_hs256_secret and self.environment != "development":
+            raise ValueError("JWT_DEV_HS256_SECRET is only accepted with ENVIRONMENT=development")
         if self.jwt_dev_hs256_secret and len(self.jwt_dev_hs256_secret) < 32:
             raise ValueError("JWT_DEV_HS256_SECRET must be at least 32 characters")
         return self

@@ -13,7 +13,15 @@ from sqlmodel import Session, col, select
 
 from auth.policy import Action, Target, may
 from auth.principals import Principal
-from models.region import Bureau, ReferenceDataLoad, Region, RegionLevel
+from models.region import (
+    Bureau,
+    BureauPublic,
+    ReferenceDataLoad,
+    Region,
+    RegionDetail,
+    RegionLevel,
+    RegionSummary,
+)
 from registry.codes import is_region_code, region_level, region_prefix
 from registry.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from registry.reference_files import read_table
@@ -246,6 +254,22 @@ def list_regions(
     if after is not None:
         query = query.where(col(Region.code) > after)
     return list(session.exec(query.order_by(col(Region.code)).limit(limit)).all())
+
+
+def region_detail(session: Session, code: str, *, as_of: date | None = None) -> RegionDetail:
+    """A region with its ancestors (root first), its children valid at `as_of`, and its bureau."""
+    region = get_region(session, code)
+    bureau = session.get(Bureau, code)
+    return RegionDetail.model_validate(
+        region,
+        update={
+            "ancestors": [RegionSummary.model_validate(a) for a in ancestors(session, region)],
+            "children": [
+                RegionSummary.model_validate(c) for c in children(session, code, as_of=as_of)
+            ],
+            "bureau": BureauPublic.model_validate(bureau) if bureau else None,
+        },
+    )
 
 
 def get_bureau(session: Session, code: str) -> Bureau:

@@ -274,10 +274,11 @@ def test_dev_hs256_token_with_another_secret_is_refused(make_app):
 # --- settings ---------------------------------------------------------------------------------
 
 
-def test_settings_refuse_the_dev_hs256_secret_in_production(tmp_path):
-    with pytest.raises(ValidationError, match="production"):
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_settings_refuse_the_dev_hs256_secret_outside_development(tmp_path, environment):
+    with pytest.raises(ValidationError, match="ENVIRONMENT=development"):
         Settings(
-            environment="production", jwt_dev_hs256_secret=DEV_SECRET, registry_data_dir=tmp_path
+            environment=environment, jwt_dev_hs256_secret=DEV_SECRET, registry_data_dir=tmp_path
         )
 
 

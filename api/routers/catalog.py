@@ -21,7 +21,6 @@ from models.catalog import (
     CatalogItemPublic,
 )
 from registry import catalog
-from registry.codes import catalog_prefix
 from registry.errors import Unprocessable
 
 router = APIRouter(prefix="/v1/catalog", tags=["品目分类目录"], route_class=UnitOfWorkRoute)
@@ -33,13 +32,9 @@ ItemCode = Annotated[
 AsOf = Annotated[date | None, Query(description="查询该日期有效的目录版本(默认:现行)")]
 
 
-def public(item: CatalogItem) -> CatalogItemPublic:
-    return CatalogItemPublic.model_validate(item, update={"prefix": catalog_prefix(item.code)})
-
-
 def _page(items: list[CatalogItem], limit: int) -> Page[CatalogItemPublic]:
     cursor = encode_cursor([items[-1].code]) if len(items) == limit else None
-    return Page[CatalogItemPublic](items=[public(i) for i in items], next_cursor=cursor)
+    return Page[CatalogItemPublic](items=[catalog.to_public(i) for i in items], next_cursor=cursor)
 
 
 @router.get(
@@ -83,13 +78,7 @@ def list_items(
     responses=problem_responses(400, 404),
 )
 def get_item(session: SessionDep, code: ItemCode, as_of: AsOf = None) -> CatalogItemDetail:
-    item = catalog.get_item(session, code, as_of=as_of)
-    detail = CatalogItemDetail.model_validate(public(item))
-    detail.ancestors = [public(a) for a in catalog.ancestors(session, item, as_of=as_of)]
-    detail.children = [
-        public(c) for c in catalog.list_items(session, parent=item.code, as_of=as_of, limit=1000)
-    ]
-    return detail
+    return catalog.item_detail(session, code, as_of=as_of)
 
 
 @router.get(

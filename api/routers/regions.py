@@ -79,15 +79,7 @@ def list_regions(
     responses=problem_responses(404, 422),
 )
 def get_region(session: SessionDep, code: RegionCode, as_of: AsOf = None) -> RegionDetail:
-    region = regions.get_region(session, code)
-    detail = RegionDetail.model_validate(region)
-    detail.ancestors = [RegionSummary.model_validate(a) for a in regions.ancestors(session, region)]
-    detail.children = [
-        RegionSummary.model_validate(c) for c in regions.children(session, code, as_of=as_of)
-    ]
-    bureau = session.get(regions.Bureau, code)
-    detail.bureau = BureauPublic.model_validate(bureau) if bureau else None
-    return detail
+    return regions.region_detail(session, code, as_of=as_of)
 
 
 @router.get(

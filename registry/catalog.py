@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from models.catalog import (
@@ -26,6 +25,7 @@ from registry.codes import (
 )
 from registry.errors import BadRequest, NotFound, Unprocessable
 from registry.reference_files import read_table
+from registry.validity import valid_at
 
 DEFAULT_CATALOG_FILE = Path(__file__).resolve().parent / "data" / "catalog_2022.csv"
 DATASET = "catalog"
@@ -240,15 +240,6 @@ def _validate_rows(
 # --- queries ----------------------------------------------------------------------------------
 
 
-def _valid_at(as_of: date | None) -> ColumnElement[bool]:
-    if as_of is None:
-        return col(CatalogItem.valid_to).is_(None)
-    return and_(
-        col(CatalogItem.valid_from) <= as_of,
-        or_(col(CatalogItem.valid_to).is_(None), col(CatalogItem.valid_to) > as_of),
-    )
-
-
 def parse_code(value: str) -> str:
     code = normalize_catalog_code(value)
     if code is None:
@@ -262,7 +253,7 @@ def parse_code(value: str) -> str:
 def get_item(session: Session, code: str, *, as_of: date | None = None) -> CatalogItem:
     normalized = parse_code(code)
     item = session.exec(
-        select(CatalogItem).where(CatalogItem.code == normalized, _valid_at(as_of))
+        select(CatalogItem).where(CatalogItem.code == normalized, valid_at(CatalogItem, as_of))
     ).first()
     if item is None:
         raise NotFound(f"品目 {code} 不存在", code="catalog_item_not_found")
@@ -298,7 +289,7 @@ def ancestors(
     if not codes:
         return []
     found = session.exec(
-        select(CatalogItem).where(col(CatalogItem.code).in_(codes), _valid_at(as_of))
+        select(CatalogItem).where(col(CatalogItem.code).in_(codes), valid_at(CatalogItem, as_of))
     ).all()
     return sorted(found, key=lambda i: i.level)
 
@@ -316,7 +307,7 @@ def list_items(
     limit: int = 50,
 ) -> list[CatalogItem]:
     """Items ordered by code. `prefix` selects a subtree (A02, A0201 or A02010000 alike)."""
-    query = select(CatalogItem).where(_valid_at(as_of))
+    query = select(CatalogItem).where(valid_at(CatalogItem, as_of))
     if prefix:
         query = query.where(
             col(CatalogItem.code).startswith(catalog_prefix(parse_code(prefix)), autoescape=True)

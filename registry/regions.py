@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, column, exists, func, literal, or_
+from sqlalchemy import column, exists, func, literal, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -25,6 +25,7 @@ from models.region import (
 from registry.codes import is_region_code, region_level, region_prefix
 from registry.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from registry.reference_files import read_table
+from registry.validity import valid_at
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_REGION_FILE = DATA_DIR / "regions_150000.csv"
@@ -162,15 +163,6 @@ def _validate_region_rows(
 # --- queries ----------------------------------------------------------------------------------
 
 
-def _valid_at(as_of: date | None) -> ColumnElement[bool]:
-    if as_of is None:
-        return col(Region.valid_to).is_(None)
-    return and_(
-        col(Region.valid_from) <= as_of,
-        or_(col(Region.valid_to).is_(None), col(Region.valid_to) > as_of),
-    )
-
-
 def get_region(session: Session, code: str) -> Region:
     region = session.get(Region, code) if is_region_code(code) else None
     if region is None:
@@ -210,7 +202,7 @@ def children(session: Session, code: str, *, as_of: date | None = None) -> list[
     return list(
         session.exec(
             select(Region)
-            .where(Region.parent_code == code, _valid_at(as_of))
+            .where(Region.parent_code == code, valid_at(Region, as_of))
             .order_by(col(Region.code))
         ).all()
     )
@@ -231,7 +223,7 @@ def list_regions(
     """Regions ordered by code; `within` = the subtree of that code (itself included)."""
     query = select(Region)
     if not include_retired:
-        query = query.where(_valid_at(as_of))
+        query = query.where(valid_at(Region, as_of))
     if parent is not None:
         query = query.where(Region.parent_code == parent)
     if within is not None:

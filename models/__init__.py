@@ -6,14 +6,22 @@ Importing this package registers every table on `metadata` (Alembic's target).
 from models.account import Account
 from models.base import metadata
 from models.catalog import CatalogItem
+from models.change_request import ChangeRequest
+from models.debarment import Debarment
+from models.event import Event
 from models.idempotency import IdempotencyRecord
+from models.organization import Organization
 from models.region import Bureau, ReferenceDataLoad, Region
 
 __all__ = [
     "Account",
     "Bureau",
     "CatalogItem",
+    "ChangeRequest",
+    "Debarment",
+    "Event",
     "IdempotencyRecord",
+    "Organization",
     "ReferenceDataLoad",
     "Region",
     "metadata",

@@ -1,0 +1,126 @@
+"""Identifiers: validation with check characters, normalization, masking.
+
+Unified social credit code (统一社会信用代码, GB 32100-2015), 18 characters:
+  1     registration authority (1 机构编制, 5 民政, 9 市场监管, A/N/Y …)
+  2     organization category within that authority
+  3–8   region code (GB/T 2260) of the registering authority
+  9–17  organization code (GB 11714-1997): 8 characters and its own check character
+  18    check character over the first 17 (python-stdnum's algorithm)
+Errors are Chinese and say what is wrong; a region mismatch is a warning, not an error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from stdnum.cn import uscc as stdnum_uscc
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+# GB 32100 table 1: registration authority and organization category
+_AUTHORITY_CATEGORIES = {
+    "1": "1239",
+    "2": "19",
+    "3": "12345679",
+    "4": "19",
+    "5": "1239",
+    "6": "129",
+    "7": "129",
+    "8": "19",
+    "9": "123",
+    "A": "19",
+    "N": "1239",
+    "Y": "1",
+}
+_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_BODY = re.compile(r"^[0-9A-Z]{8}$")
+
+
+class IdentifierError(ValueError):
+    """A Chinese message naming what is wrong (used as a pydantic validation message)."""
+
+
+def to_half_width(value: str) -> str:
+    """Full-width letters, digits and punctuation to half-width (NFKC), spaces collapsed."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", value)).strip()
+
+
+def organization_code_check(body: str) -> str:
+    """GB 11714 check character for the 8-character body of an organization code."""
+    total = sum(
+        (int(c) if c.isdigit() else ord(c) - ord("A") + 10) * w
+        for c, w in zip(body, _ORG_WEIGHTS, strict=True)
+    )
+    check = 11 - total % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+def normalize_uscc(value: str) -> str:
+    return to_half_width(value).replace(" ", "").replace("-", "").upper()
+
+
+def validate_uscc(value: str) -> str:
+    """The normalized code, or IdentifierError with a message naming the problem."""
+    code = normalize_uscc(value)
+    if len(code) != 18:
+        raise IdentifierError(f"统一社会信用代码应为 18 位,实际 {len(code)} 位")
+    bad = sorted({c for c in code if c not in _USCC_ALPHABET})
+    if bad:
+        raise IdentifierError(
+            f"统一社会信用代码含有不允许的字符:{''.join(bad)}(不使用 I、O、S、V、Z)"
+        )
+    authority, category = code[0], code[1]
+    if category not in _AUTHORITY_CATEGORIES.get(authority, ""):
+        raise IdentifierError(f"统一社会信用代码的登记管理部门和机构类别代码 {code[:2]} 无效")
+    if not code[2:8].isdigit():
+        raise IdentifierError("统一社会信用代码第 3–8 位应为登记管理机关行政区划码(数字)")
+    org_body, org_check = code[8:16], code[16]
+    if not _ORG_BODY.fullmatch(org_body) or organization_code_check(org_body) != org_check:
+        raise IdentifierError(
+            f"统一社会信用代码中的组织机构代码 {org_body}-{org_check} 校验位不正确"
+        )
+    if stdnum_uscc.calc_check_digit(code) != code[-1]:
+        raise IdentifierError("统一社会信用代码校验位不正确,请核对是否有输入错误")
+    return code
+
+
+def make_uscc(authority_category: str, region: str, org_body: str) -> str:
+    """Build a valid code (demo data, tests): both check characters are computed."""
+    partial = authority_category + region + org_body + organization_code_check(org_body)
+    return partial + stdnum_uscc.calc_check_digit(partial + "0")
+
+
+def uscc_region(code: str) -> str:
+    return code[2:8]
+
+
+PHONE_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+
+
+def validate_phone(value: str) -> str:
+    """Mainland mobile (13800000000) or landline with area code (0471-1234567[-ext])."""
+    phone = to_half_width(value).replace(" ", "")
+    phone = phone.removeprefix("+86").removeprefix("0086")
+    if PHONE_MOBILE.fullmatch(phone) or PHONE_LANDLINE.fullmatch(phone):
+        return phone
+    raise IdentifierError("电话号码格式不正确:手机号为 11 位数字,座机为区号-号码(如 0471-6600000)")
+
+
+@dataclass(frozen=True)
+class Masked:
+    """How a restricted value is shown to those who may not see it."""
+
+    @staticmethod
+    def id_number(value: str) -> str:
+        return value[:6] + "*" * max(len(value) - 10, 0) + value[-4:] if len(value) > 10 else "****"
+
+    @staticmethod
+    def phone(value: str) -> str:
+        digits = value.replace("-", "")
+        return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
+
+    @staticmethod
+    def account(value: str) -> str:
+        return "****" + value[-4:] if len(value) > 4 else "****"

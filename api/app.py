@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routers import accounts, auth, catalog, health, regions
+from api.routers import accounts, auth, catalog, health, organizations, regions
 from auth.keys import KeyRing, generate_signing_key, load_signing_keys
 from auth.tokens import TokenService
 from registry.config import Settings, get_settings
@@ -41,6 +41,12 @@ TAGS = [
     },
     {"name": "认证", "description": "OAuth2 令牌、公钥与当前身份"},
     {"name": "账号管理", "description": "财政部门管理员在本辖区内管理账号"},
+    {"name": "采购人库", "description": "采购人:一处注册,全区有效"},
+    {"name": "代理机构库", "description": "采购代理机构"},
+    {
+        "name": "供应商库",
+        "description": "供应商:登记、审核、变更申请、暂停、注销、禁止参加政府采购活动",
+    },
     {"name": "运维", "description": "健康检查与指标"},
 ]
 
@@ -104,6 +110,8 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for module in (health, auth, regions, catalog, accounts):
         app.include_router(module.router)
+    for router in organizations.routers:
+        app.include_router(router)
     return app
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
-from sqlalchemy.sql.elements import ColumnElement as _Col
 
 from auth.principals import Principal, PrincipalKind
 from models.account import Scope, StaffRole
@@ -99,12 +99,16 @@ def visible_filter(
     principal: Principal,
     action: Action,
     *,
-    region_code: _Col[str],
-    published: _Col[bool] | None = None,
-    entity_kind: _Col[str] | str | None = None,
-    entity_id: _Col[str] | None = None,
+    region_code: Any,
+    published: Any | None = None,
+    entity_kind: Any | None = None,
+    entity_id: Any | None = None,
 ) -> ColumnElement[bool]:
-    """SQL twin of `may`: true exactly for the rows `may` allows (checked by a property test)."""
+    """SQL twin of `may`: true exactly for the rows `may` allows (checked by a property test).
+
+    The arguments are column expressions of the listed table (`entity_kind` may also be a
+    constant when the table holds one kind only).
+    """
     is_published: ColumnElement[bool] = published.is_(True) if published is not None else false()
 
     def in_subtree() -> ColumnElement[bool]:
@@ -114,11 +118,11 @@ def visible_filter(
     def owns() -> ColumnElement[bool]:
         if entity_id is None or principal.entity_id is None:
             return false()
-        kind_match: ColumnElement[bool] = (
-            (entity_kind == principal.entity_kind)
-            if isinstance(entity_kind, _Col)
-            else (true() if entity_kind == principal.entity_kind else false())
-        )
+        kind_match: ColumnElement[bool]
+        if isinstance(entity_kind, str) or entity_kind is None:  # a table of one kind
+            kind_match = true() if entity_kind == principal.entity_kind else false()
+        else:
+            kind_match = entity_kind == str(principal.entity_kind)
         return and_(entity_id == principal.entity_id, kind_match)
 
     match principal.kind:

@@ -1,0 +1,341 @@
+"""Purchasers (采购人), agents (代理机构) and suppliers (供应商): one router shape per kind."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Response, status
+
+from api.deps import CurrentPrincipal, CursorParam, IfMatch, Limit, SessionDep, etag_for, require
+from api.errors import problem_responses
+from api.pagination import Page, decode_cursor, encode_cursor
+from api.routing import UnitOfWorkRoute
+from auth.policy import AUTHENTICATED, PUBLIC, STAFF
+from auth.principals import Principal
+from models.change_request import ChangeRequestOut
+from models.event import EventOut
+from models.organization import (
+    DATA_MODELS,
+    BatchLookup,
+    BatchResult,
+    EnterpriseSize,
+    OrganizationOut,
+    OrgKind,
+    Status,
+    TransitionBody,
+)
+from registry import lifecycle, organizations
+from registry.organizations import OrgFilters, OrgRow
+
+PLURAL = {OrgKind.purchaser: "purchasers", OrgKind.agent: "agents", OrgKind.supplier: "suppliers"}
+LABEL = organizations.KIND_LABEL
+OrgId = Annotated[str, Path(max_length=24, description="编号")]
+
+EXAMPLES: dict[OrgKind, dict[str, Any]] = {
+    OrgKind.supplier: {
+        "uscc": "91150102MA0N123408",
+        "name": "呼和浩特市青城科技有限公司",
+        "region_code": "150102",
+        "address": "内蒙古自治区呼和浩特市新城区新华大街 1 号",
+        "legal_form": "limited_liability",
+        "size": "small",
+        "legal_representative": {"name": "张伟", "phone": "13800138000"},
+        "registered_capital": "500.00",
+        "business_scope": ["A0201", "C16"],
+        "contacts": [{"name": "李娜", "phone": "0471-6600123"}],
+        "bank_accounts": [
+            {
+                "bank": "中国银行呼和浩特分行",
+                "account_name": "呼和浩特市青城科技有限公司",
+                "account_number": "6217000012345678",
+            }
+        ],
+    },
+    OrgKind.agent: {
+        "uscc": "91150102MA0N123408",
+        "name": "内蒙古正信招标代理有限公司",
+        "region_code": "150102",
+        "legal_representative": {"name": "王强"},
+        "business_scope": ["A", "C"],
+        "staff": [{"name": "赵敏", "title": "招标师"}],
+    },
+    OrgKind.purchaser: {
+        "uscc": "12150100011634502K",
+        "name": "呼和浩特市第一中学",
+        "region_code": "150102",
+        "budget_unit_code": "150102001",
+    },
+}
+
+
+def _out(row: OrgRow, actor: Principal, response: Response | None = None) -> OrganizationOut:
+    if response is not None:
+        response.headers["ETag"] = etag_for(row.org.version)
+    return organizations.to_out(row, actor)
+
+
+def build_router(kind: OrgKind) -> APIRouter:
+    plural, label = PLURAL[kind], LABEL[kind]
+    router = APIRouter(prefix=f"/v1/{plural}", tags=[f"{label}库"], route_class=UnitOfWorkRoute)
+    data_model = DATA_MODELS[kind]
+
+    @router.post(
+        "",
+        summary=f"登记{label}(草稿)",
+        description=(
+            f"财政部门工作人员在本辖区内登记{label},生成草稿,随后提交审核。"
+            "同一统一社会信用代码全区只能有一条有效记录:重复登记返回 409 和已有记录的编号。"
+            f"{label}本身请使用 `POST /v1/signup` 自助注册。支持 `Idempotency-Key`。"
+        ),
+        status_code=status.HTTP_201_CREATED,
+        responses=problem_responses(401, 403, 409, 422),
+        operation_id=f"create_{kind.value}",
+    )
+    def create(
+        session: SessionDep,
+        response: Response,
+        actor: Annotated[Principal, require(STAFF)],
+        body: Annotated[
+            dict[str, Any],
+            Body(
+                description=f"{label}数据,字段见 {data_model.__name__}", examples=[EXAMPLES[kind]]
+            ),
+        ],
+    ) -> OrganizationOut:
+        row = organizations.register(session, kind=kind, payload=body, actor=actor)
+        response.headers["Location"] = f"/v1/{plural}/{row.org.id}"
+        return _out(row, actor, response)
+
+    @router.get(
+        "",
+        summary=f"{label}列表",
+        description=(
+            "按编号排序的游标分页列表。公众与其他系统只看到已入库(审核通过过)的记录;"
+            "财政部门还能看到本辖区的草稿与待审记录。受限字段对无权查看者脱敏。"
+        ),
+        dependencies=[require(PUBLIC)],
+        responses=problem_responses(400, 422),
+        operation_id=f"list_{plural}",
+    )
+    def list_(
+        session: SessionDep,
+        actor: CurrentPrincipal,
+        limit: Limit = 50,
+        cursor: CursorParam = None,
+        within: Annotated[
+            str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")
+        ] = None,
+        status_: Annotated[
+            list[Status] | None, Query(alias="status", description="状态(可多选)")
+        ] = None,
+        size: Annotated[list[EnterpriseSize] | None, Query(description="企业规模(可多选)")] = None,
+        scope: Annotated[
+            str | None, Query(max_length=16, description="经营范围包含该品目或其下级")
+        ] = None,
+        eligible: Annotated[bool | None, Query(description="可参加政府采购活动")] = None,
+        name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
+    ) -> Page[OrganizationOut]:
+        from registry.catalog import parse_code
+
+        after = decode_cursor(cursor, 1)
+        rows = organizations.list_orgs(
+            session,
+            kind=kind,
+            actor=actor,
+            filters=OrgFilters(
+                within=within,
+                status=status_,
+                size=size,
+                scope=parse_code(scope) if scope else None,
+                eligible=eligible,
+                name=name,
+            ),
+            after=after[0] if after else None,
+            limit=limit,
+        )
+        next_cursor = encode_cursor([rows[-1].org.id]) if len(rows) == limit else None
+        return Page[OrganizationOut](items=[_out(r, actor) for r in rows], next_cursor=next_cursor)
+
+    @router.post(
+        "/batch",
+        summary="批量查询",
+        description="一次按编号和/或统一社会信用代码查询最多 1000 条(一次数据库查询)。结果按请求的键给出;找不到或无权查看的列在 missing 中。",
+        dependencies=[require(PUBLIC)],
+        responses=problem_responses(422),
+        operation_id=f"batch_{plural}",
+    )
+    def batch(session: SessionDep, actor: CurrentPrincipal, body: BatchLookup) -> BatchResult:
+        found, missing = organizations.batch(
+            session, kind=kind, ids=body.ids, usccs=body.usccs, actor=actor
+        )
+        return BatchResult(found={k: _out(r, actor) for k, r in found.items()}, missing=missing)
+
+    @router.get(
+        "/by-uscc/{uscc}",
+        summary="按统一社会信用代码查询",
+        dependencies=[require(PUBLIC)],
+        responses=problem_responses(404, 422),
+        operation_id=f"get_{kind.value}_by_uscc",
+    )
+    def by_uscc(
+        session: SessionDep,
+        actor: CurrentPrincipal,
+        response: Response,
+        uscc: Annotated[str, Path(max_length=40)],
+    ) -> OrganizationOut:
+        return _out(
+            organizations.by_uscc(session, kind=kind, uscc=uscc, actor=actor), actor, response
+        )
+
+    @router.get(
+        "/{org_id}",
+        summary=f"{label}详情",
+        description="现行版本(待审核的变更不生效)。`as_of` 给出该时刻的历史版本。",
+        dependencies=[require(PUBLIC)],
+        responses=problem_responses(404),
+        operation_id=f"get_{kind.value}",
+    )
+    def get(
+        session: SessionDep,
+        actor: CurrentPrincipal,
+        response: Response,
+        org_id: OrgId,
+        as_of: Annotated[datetime | None, Query(description="历史时刻(ISO 8601)")] = None,
+    ) -> OrganizationOut:
+        if as_of is not None:
+            return organizations.as_of(session, kind=kind, org_id=org_id, actor=actor, at=as_of)
+        return _out(
+            organizations.get(session, kind=kind, org_id=org_id, actor=actor), actor, response
+        )
+
+    @router.patch(
+        "/{org_id}",
+        summary=f"修改{label}",
+        description=(
+            "只传需要修改的字段(顶层字段整体替换)。草稿和退回的记录直接修改;已入库的记录中,"
+            "联系人等非审核字段立即生效,其余字段形成变更申请,审核通过前现行版本不变。需要 `If-Match`。"
+        ),
+        responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+        operation_id=f"update_{kind.value}",
+    )
+    def update(
+        session: SessionDep,
+        response: Response,
+        org_id: OrgId,
+        check_version: IfMatch,
+        actor: Annotated[Principal, require(AUTHENTICATED)],
+        body: Annotated[
+            dict[str, Any],
+            Body(
+                description="要修改的字段",
+                examples=[{"contacts": [{"name": "李娜", "phone": "13900000000"}]}],
+            ),
+        ],
+    ) -> OrganizationOut:
+        row = organizations.edit(
+            session, kind=kind, org_id=org_id, patch=body, actor=actor, check_version=check_version
+        )
+        return _out(row, actor, response)
+
+    for move in lifecycle.TRANSITIONS.values():
+        _add_transition(router, kind, move)
+
+    @router.get(
+        "/{org_id}/history",
+        summary="变更历史",
+        description="审计日志:谁、何时、改了什么(变更前/后)、理由、请求编号。",
+        responses=problem_responses(401, 404),
+        operation_id=f"history_{kind.value}",
+    )
+    def history(
+        session: SessionDep, org_id: OrgId, actor: Annotated[Principal, require(AUTHENTICATED)]
+    ) -> list[EventOut]:
+        return organizations.history(session, kind=kind, org_id=org_id, actor=actor)
+
+    @router.get(
+        "/{org_id}/change-requests",
+        summary="变更申请",
+        responses=problem_responses(401, 404),
+        operation_id=f"change_requests_{kind.value}",
+    )
+    def change_requests(
+        session: SessionDep, org_id: OrgId, actor: Annotated[Principal, require(AUTHENTICATED)]
+    ) -> list[ChangeRequestOut]:
+        return organizations.change_requests(session, kind=kind, org_id=org_id, actor=actor)
+
+    for decision, summary in (
+        ("approve", "通过变更申请"),
+        ("reject", "驳回变更申请"),
+        ("withdraw", "撤回变更申请"),
+    ):
+        _add_decision(router, kind, decision, summary)
+    return router
+
+
+def _add_transition(router: APIRouter, kind: OrgKind, move: lifecycle.Transition) -> None:
+    sources = "、".join(lifecycle.STATUS_LABELS[s] for s in sorted(move.sources))
+
+    def endpoint(
+        session: SessionDep,
+        response: Response,
+        org_id: OrgId,
+        actor: Annotated[Principal, require(AUTHENTICATED)],
+        body: TransitionBody | None = None,
+    ) -> OrganizationOut:
+        body = body or TransitionBody()
+        row = organizations.transition(
+            session,
+            kind=kind,
+            org_id=org_id,
+            name=move.name,
+            actor=actor,
+            reason=body.reason,
+            until=body.until,
+        )
+        return _out(row, actor, response)
+
+    router.add_api_route(
+        f"/{{org_id}}/{move.name}",
+        endpoint,
+        methods=["POST"],
+        summary=move.label,
+        description=(
+            f"从“{sources}”变为“{lifecycle.STATUS_LABELS[move.target]}”。"
+            + ("需要填写理由。" if move.reason_required else "")
+            + " 状态不允许时返回 409,并列出可进行的操作。"
+        ),
+        responses=problem_responses(401, 403, 404, 409, 422),
+        operation_id=f"{move.name}_{kind.value}",
+    )
+
+
+def _add_decision(router: APIRouter, kind: OrgKind, decision: str, summary: str) -> None:
+    def endpoint(
+        session: SessionDep,
+        response: Response,
+        org_id: OrgId,
+        request_id: Annotated[str, Path(max_length=24)],
+        actor: Annotated[Principal, require(AUTHENTICATED)],
+        body: TransitionBody | None = None,
+    ) -> OrganizationOut:
+        row = organizations.decide_change_request(
+            session,
+            kind=kind,
+            org_id=org_id,
+            request_id=request_id,
+            decision=decision,
+            actor=actor,
+            reason=(body or TransitionBody()).reason,
+        )
+        return _out(row, actor, response)
+
+    router.add_api_route(
+        f"/{{org_id}}/change-requests/{{request_id}}/{decision}",
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        responses=problem_responses(401, 403, 404, 409, 422),
+        operation_id=f"{decision}_change_request_{kind.value}",
+    )
+
+
+routers = [build_router(kind) for kind in OrgKind]

@@ -1,0 +1,708 @@
+"""Purchasers, agents and suppliers: register once, edit (with change requests), lifecycle
+transitions, reads for people and systems, history. One service for the three kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, literal_column, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from auth.policy import Action, Target, may, visible_filter
+from auth.principals import Principal
+from models.catalog import CatalogItem
+from models.change_request import ChangeRequest, ChangeRequestOut, ChangeRequestStatus
+from models.debarment import Debarment
+from models.event import EventOut
+from models.organization import (
+    DATA_MODELS,
+    EnterpriseSize,
+    Organization,
+    OrganizationOut,
+    OrgKind,
+    Status,
+)
+from registry import events, lifecycle
+from registry.codes import catalog_prefix, region_in_subtree, region_prefix
+from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
+from registry.identifiers import IdentifierError, uscc_region, validate_uscc
+from registry.ids import new_id
+from registry.masking import masked, restricted_fields
+from registry.regions import require_current_region
+from registry.validation import validate_or_422
+
+ID_PREFIX = {OrgKind.purchaser: "pur", OrgKind.agent: "agt", OrgKind.supplier: "sup"}
+KIND_LABEL = {OrgKind.purchaser: "采购人", OrgKind.agent: "代理机构", OrgKind.supplier: "供应商"}
+
+
+# --- policy helpers ---------------------------------------------------------------------------
+
+
+def target(org: Organization) -> Target:
+    return Target(
+        region_code=org.region_code,
+        entity_kind=org.kind,
+        entity_id=org.id,
+        published=org.approved_at is not None,
+    )
+
+
+def _visible(actor: Principal, action: Action = Action.read) -> ColumnElement[bool]:
+    return visible_filter(
+        actor,
+        action,
+        region_code=col(Organization.region_code),
+        published=col(Organization.approved_at).is_not(None),
+        entity_kind=col(Organization.kind),
+        entity_id=col(Organization.id),
+    )
+
+
+def _require(actor: Principal, action: Action, org: Organization, what: str) -> None:
+    if not may(actor, action, target(org)):
+        raise Forbidden(f"无权{what}:该记录不在您的管辖范围内,或您的角色不允许此操作")
+
+
+# --- derived facts (computed in SQL, with the row) ---------------------------------------------
+
+
+def debarred_expr() -> ColumnElement[bool]:
+    today = func.current_date()
+    return exists().where(
+        col(Debarment.organization_id) == Organization.id,
+        col(Debarment.revoked_at).is_(None),
+        col(Debarment.starts_on) <= today,
+        or_(col(Debarment.ends_on).is_(None), col(Debarment.ends_on) >= today),
+    )
+
+
+def eligible_expr() -> ColumnElement[bool]:
+    return (col(Organization.status) == Status.active.value) & ~debarred_expr()
+
+
+def _pending_expr() -> Any:
+    return (
+        select(ChangeRequest.id)
+        .where(
+            ChangeRequest.organization_id == Organization.id, col(ChangeRequest.status) == "pending"
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@dataclass
+class OrgRow:
+    org: Organization
+    debarred: bool
+    pending_change_request: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _rows(kind: OrgKind) -> Any:
+    return select(
+        Organization, debarred_expr().label("debarred"), _pending_expr().label("pending")
+    ).where(col(Organization.kind) == kind.value)
+
+
+def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
+    org = row.org
+    kind = OrgKind(org.kind)
+    clear = may(actor, Action.read_restricted, target(org))
+    return OrganizationOut(
+        id=org.id,
+        kind=kind,
+        status=Status(org.status),
+        status_reason=org.status_reason,
+        suspended_until=org.suspended_until,
+        eligible=org.status == Status.active.value and not row.debarred,
+        debarred=row.debarred,
+        version=org.version,
+        data=org.data if clear else masked(kind, org.data),
+        restricted_visible=clear,
+        pending_change_request=row.pending_change_request,
+        warnings=row.warnings,
+        submitted_at=org.submitted_at,
+        approved_at=org.approved_at,
+        created_at=org.created_at,
+        updated_at=org.updated_at,
+    )
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _validate(session: Session, kind: OrgKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """Schema, then references: the region must be current, scope codes must be in the catalogue."""
+    data: dict[str, Any] = validate_or_422(DATA_MODELS[kind], payload).model_dump(mode="json")
+    require_current_region(session, data["region_code"])
+    scope = data.get("business_scope") or []
+    if scope:
+        known = set(
+            session.exec(
+                select(CatalogItem.code).where(
+                    col(CatalogItem.code).in_(scope), col(CatalogItem.valid_to).is_(None)
+                )
+            ).all()
+        )
+        unknown = [c for c in scope if c not in known]
+        if unknown:
+            raise Unprocessable(
+                f"经营范围中的品目编码不在现行目录中:{'、'.join(unknown)}",
+                code="validation_failed",
+                errors=[
+                    {
+                        "field": "business_scope",
+                        "code": "unknown_code",
+                        "message": f"品目 {c} 不存在",
+                    }
+                    for c in unknown
+                ],
+            )
+    return data
+
+
+def region_warnings(data: dict[str, Any]) -> list[str]:
+    """The code's region digits should agree with the stated region (a hint, never an error)."""
+    code_region, stated = uscc_region(data["uscc"]), data["region_code"]
+    related = region_in_subtree(stated, code_region) or region_in_subtree(code_region, stated)
+    if related:
+        return []
+    return [
+        f"统一社会信用代码中的登记机关地区码 {code_region} 与所填地区 {stated} 不一致,请核对(可能是迁入或代码填写有误)"
+    ]
+
+
+def _project(org: Organization, data: dict[str, Any]) -> None:
+    """Copy the document's key and filter fields to their columns."""
+    org.data = data
+    org.uscc = data["uscc"]
+    org.name = data["name"]
+    org.region_code = data["region_code"]
+    org.size = data.get("size")
+    org.business_scope = list(data.get("business_scope") or [])
+
+
+def _snapshot(org: Organization) -> dict[str, Any]:
+    return {
+        "status": org.status,
+        "status_reason": org.status_reason,
+        "suspended_until": org.suspended_until.isoformat() if org.suspended_until else None,
+        "version": org.version,
+        "approved": org.approved_at is not None,
+        "data": org.data,
+    }
+
+
+def _record(
+    session: Session,
+    org: Organization,
+    type: str,
+    actor: Principal | None,
+    *,
+    changes: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    events.record(
+        session,
+        entity_kind=org.kind,
+        entity_id=org.id,
+        type=type,
+        actor=actor,
+        snapshot=_snapshot(org),
+        changes=changes,
+        reason=reason,
+    )
+
+
+def _already_registered(session: Session, kind: OrgKind, uscc: str) -> Conflict:
+    existing = session.exec(
+        select(Organization.id).where(
+            col(Organization.kind) == kind.value,
+            col(Organization.uscc) == uscc,
+            col(Organization.status) != Status.cancelled.value,
+        )
+    ).first()
+    return Conflict(
+        f"统一社会信用代码 {uscc} 的{KIND_LABEL[kind]}已登记(编号 {existing}),一处注册、全区有效,无需重复注册",
+        code="already_registered",
+        existing_id=existing,
+    )
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def register(
+    session: Session,
+    *,
+    kind: OrgKind,
+    payload: dict[str, Any],
+    actor: Principal | None,
+    owner_account_id: str | None = None,
+) -> OrgRow:
+    """A new draft. Exactly one live record per code: the unique index decides under concurrency."""
+    data = _validate(session, kind, payload)
+    if (
+        actor is not None
+        and owner_account_id is None
+        and not may(actor, Action.edit, Target(region_code=data["region_code"]))
+    ):
+        raise Forbidden(
+            f"只能在本辖区内登记{KIND_LABEL[kind]}(所填地区 {data['region_code']} 不在您的管辖范围内)"
+        )
+    org = Organization(
+        id=new_id(ID_PREFIX[kind]),
+        kind=kind.value,
+        status=Status.draft.value,
+        owner_account_id=owner_account_id,
+        data={},
+        uscc="",
+        name="",
+        region_code="",
+    )
+    _project(org, data)
+    try:
+        with session.begin_nested():
+            session.add(org)
+    except IntegrityError as exc:
+        raise _already_registered(session, kind, data["uscc"]) from exc
+    _record(session, org, "created", actor)
+    session.refresh(org)
+    return OrgRow(org, debarred=False, pending_change_request=None, warnings=region_warnings(data))
+
+
+def _lock(session: Session, kind: OrgKind, org_id: str, actor: Principal) -> Organization:
+    """The record, locked for this transaction; 404 if the caller cannot see it."""
+    org = session.exec(
+        select(Organization)
+        .where(
+            col(Organization.id) == org_id, col(Organization.kind) == kind.value, _visible(actor)
+        )
+        .with_for_update()
+    ).first()
+    if org is None:
+        raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
+    return org
+
+
+def _apply(session: Session, org: Organization, data: dict[str, Any], kind: OrgKind) -> None:
+    uscc_changes = data["uscc"] != org.uscc
+    _project(org, data)
+    org.version += 1
+    try:
+        with session.begin_nested():
+            session.add(org)
+    except IntegrityError as exc:
+        if uscc_changes:
+            raise _already_registered(session, kind, data["uscc"]) from exc
+        raise
+
+
+def edit(
+    session: Session,
+    *,
+    kind: OrgKind,
+    org_id: str,
+    patch: dict[str, Any],
+    actor: Principal,
+    check_version: Callable[[int], None],
+) -> OrgRow:
+    """Drafts and returned records change at once. On active and suspended records unreviewed
+    fields (contacts) change at once and reviewed ones become (or join) the pending change request;
+    the approved version stays in force until a reviewer approves it."""
+    org = _lock(session, kind, org_id, actor)
+    _require(actor, Action.edit, org, "修改")
+    check_version(org.version)
+    status = Status(org.status)
+    if status not in lifecycle.DIRECTLY_EDITABLE | lifecycle.EDITABLE_WITH_REVIEW:
+        raise Conflict(
+            f"状态为“{lifecycle.STATUS_LABELS[status]}”的记录不能修改",
+            code="not_editable",
+            status_now=status.value,
+        )
+    pending = _pending(session, org.id)
+    base = {**org.data, **(pending.changes if pending else {})}
+    data = _validate(session, kind, {**base, **patch})
+    if data["region_code"] != org.region_code and not may(
+        actor, Action.edit, Target(region_code=data["region_code"])
+    ):
+        raise Forbidden(f"不能把记录迁移到您管辖范围以外的地区 {data['region_code']}")
+    changed = events.diff(org.data, data)
+    warnings = region_warnings(data) if "uscc" in changed or "region_code" in changed else []
+    if status in lifecycle.DIRECTLY_EDITABLE:
+        if changed:
+            _apply(session, org, data, kind)
+            _record(session, org, "updated", actor, changes=changed)
+        return _row(session, org, warnings)
+
+    unreviewed = DATA_MODELS[kind].UNREVIEWED
+    immediate = {k: data[k] for k in changed if k in unreviewed}
+    reviewed = {k: data[k] for k in changed if k not in unreviewed}
+    if immediate:
+        _apply(session, org, {**org.data, **immediate}, kind)
+        _record(session, org, "updated", actor, changes={k: changed[k] for k in immediate})
+    if reviewed or pending:
+        _upsert_change_request(session, org, pending, reviewed, actor)
+    return _row(session, org, warnings)
+
+
+def _pending(session: Session, org_id: str) -> ChangeRequest | None:
+    return session.exec(
+        select(ChangeRequest).where(
+            col(ChangeRequest.organization_id) == org_id, col(ChangeRequest.status) == "pending"
+        )
+    ).first()
+
+
+def _upsert_change_request(
+    session: Session,
+    org: Organization,
+    pending: ChangeRequest | None,
+    reviewed: dict[str, Any],
+    actor: Principal,
+) -> None:
+    if pending is None:
+        if not reviewed:
+            return
+        pending = ChangeRequest(
+            id=new_id("chg"),
+            organization_id=org.id,
+            changes=reviewed,
+            requested_by=actor.subject,
+            requested_by_name=actor.name[:100],
+        )
+        session.add(pending)
+        session.flush()
+        _record(
+            session,
+            org,
+            "change_requested",
+            actor,
+            changes={k: [org.data.get(k), v] for k, v in reviewed.items()},
+        )
+        return
+    # a later edit joins the pending request; fields edited back to the approved value drop out
+    if not reviewed:
+        pending.status = ChangeRequestStatus.withdrawn.value
+        pending.decided_by, pending.decided_at = actor.subject, datetime.now(UTC)
+        pending.reason = "修改后与现行版本一致"
+        session.add(pending)
+        session.flush()
+        _record(session, org, "change_withdrawn", actor, reason=pending.reason)
+        return
+    if pending.changes != reviewed:
+        pending.changes = reviewed
+        session.add(pending)
+        session.flush()
+        _record(
+            session,
+            org,
+            "change_requested",
+            actor,
+            changes={k: [org.data.get(k), v] for k, v in reviewed.items()},
+        )
+
+
+def decide_change_request(
+    session: Session,
+    *,
+    kind: OrgKind,
+    org_id: str,
+    request_id: str,
+    decision: str,
+    actor: Principal,
+    reason: str | None,
+) -> OrgRow:
+    """approve (reviewers), reject (reviewers, with a reason) or withdraw (the requester's side)."""
+    org = _lock(session, kind, org_id, actor)
+    request = session.exec(
+        select(ChangeRequest).where(
+            col(ChangeRequest.id) == request_id, col(ChangeRequest.organization_id) == org.id
+        )
+    ).first()
+    if request is None:
+        raise NotFound(f"变更申请 {request_id} 不存在", code="change_request_not_found")
+    if request.status != ChangeRequestStatus.pending.value:
+        raise Conflict("该变更申请已处理", code="change_request_closed", status_now=request.status)
+    if decision == "withdraw":
+        _require(actor, Action.edit, org, "撤回变更申请")
+    else:
+        _require(actor, Action.review, org, "审核变更申请")
+    if decision == "reject" and not (reason and reason.strip()):
+        raise Unprocessable("驳回变更申请需要填写理由", code="reason_required")
+    if decision == "approve":
+        data = _validate(session, kind, {**org.data, **request.changes})
+        changed = events.diff(org.data, data)
+        _apply(session, org, data, kind)
+        _record(session, org, "change_approved", actor, changes=changed, reason=reason)
+    request.status = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}[
+        decision
+    ]
+    request.decided_by, request.decided_at, request.reason = (
+        actor.subject,
+        datetime.now(UTC),
+        reason,
+    )
+    session.add(request)
+    session.flush()
+    if decision != "approve":
+        _record(session, org, f"change_{request.status}", actor, reason=reason)
+    return _row(session, org)
+
+
+def transition(
+    session: Session,
+    *,
+    kind: OrgKind,
+    org_id: str,
+    name: str,
+    actor: Principal,
+    reason: str | None = None,
+    until: date | None = None,
+) -> OrgRow:
+    org = _lock(session, kind, org_id, actor)
+    move = lifecycle.check(name, Status(org.status), reason)
+    _require(actor, move.action, org, move.label)
+    if until is not None and name != "suspend":
+        raise Unprocessable("只有暂停可以指定截止日期", code="until_not_applicable")
+    if until is not None and until < date.today():
+        raise Unprocessable("暂停截止日期不能早于今天", code="validation_failed")
+    before = org.status
+    now = datetime.now(UTC)
+    org.status = move.target.value
+    org.status_reason = reason.strip() if reason else None
+    org.suspended_until = until if name == "suspend" else None
+    if name == "submit":
+        org.submitted_at = now
+    if name == "approve" and org.approved_at is None:
+        org.approved_at = now
+    org.version += 1
+    session.add(org)
+    session.flush()
+    if move.target is Status.cancelled:
+        pending = _pending(session, org.id)
+        if pending is not None:
+            pending.status, pending.decided_by, pending.decided_at = "withdrawn", actor.subject, now
+            pending.reason = "记录已注销"
+            session.add(pending)
+    _record(
+        session,
+        org,
+        name,
+        actor,
+        changes={"status": [before, org.status]},
+        reason=org.status_reason,
+    )
+    return _row(session, org)
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def _row(session: Session, org: Organization, warnings: list[str] | None = None) -> OrgRow:
+    session.flush()
+    session.refresh(org)
+    result = session.execute(_rows(OrgKind(org.kind)).where(col(Organization.id) == org.id)).one()
+    return OrgRow(result[0], bool(result[1]), result[2], warnings or [])
+
+
+def get(session: Session, *, kind: OrgKind, org_id: str, actor: Principal) -> OrgRow:
+    result = session.execute(
+        _rows(kind).where(col(Organization.id) == org_id, _visible(actor))
+    ).first()
+    if result is None:
+        raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
+    return OrgRow(result[0], bool(result[1]), result[2])
+
+
+def by_uscc(session: Session, *, kind: OrgKind, uscc: str, actor: Principal) -> OrgRow:
+    try:
+        code = validate_uscc(uscc)
+    except IdentifierError as exc:
+        raise Unprocessable(
+            str(exc),
+            code="invalid_uscc",
+            errors=[{"field": "uscc", "code": "invalid", "message": str(exc)}],
+        ) from exc
+    result = session.execute(
+        _rows(kind).where(
+            col(Organization.uscc) == code,
+            col(Organization.status) != Status.cancelled.value,
+            _visible(actor),
+        )
+    ).first()
+    if result is None:
+        raise NotFound(f"统一社会信用代码为 {code} 的{KIND_LABEL[kind]}不存在", code="not_found")
+    return OrgRow(result[0], bool(result[1]), result[2])
+
+
+def batch(
+    session: Session, *, kind: OrgKind, ids: Sequence[str], usccs: Sequence[str], actor: Principal
+) -> tuple[dict[str, OrgRow], list[str]]:
+    """Up to 1,000 ids and codes in one query; the answer is keyed by what was asked."""
+    codes = {}
+    for raw in usccs:
+        try:
+            codes[validate_uscc(raw)] = raw
+        except IdentifierError:
+            continue
+    result = session.execute(
+        _rows(kind).where(
+            or_(
+                col(Organization.id).in_(list(ids)),
+                col(Organization.uscc).in_(list(codes))
+                & (col(Organization.status) != Status.cancelled.value),
+            ),
+            _visible(actor),
+        )
+    ).all()
+    found: dict[str, OrgRow] = {}
+    for org, debarred, pending in result:
+        row = OrgRow(org, bool(debarred), pending)
+        if org.id in ids:
+            found[org.id] = row
+        if org.uscc in codes and org.status != Status.cancelled.value:
+            found[codes[org.uscc]] = row
+    asked = [*ids, *usccs]
+    return found, [key for key in dict.fromkeys(asked) if key not in found]
+
+
+@dataclass
+class OrgFilters:
+    within: str | None = None  # region subtree
+    status: list[Status] | None = None
+    size: list[EnterpriseSize] | None = None
+    scope: str | None = None  # catalogue prefix: business scope contains a code below it
+    eligible: bool | None = None
+    name: str | None = None
+
+
+def list_orgs(
+    session: Session,
+    *,
+    kind: OrgKind,
+    actor: Principal,
+    filters: OrgFilters,
+    after: str | None,
+    limit: int,
+) -> list[OrgRow]:
+    """Ordered by id (opaque, stable): keyset pages never skip or repeat a record."""
+    query = _rows(kind).where(_visible(actor))
+    if filters.within:
+        query = query.where(col(Organization.region_code).startswith(region_prefix(filters.within)))
+    if filters.status:
+        query = query.where(col(Organization.status).in_([s.value for s in filters.status]))
+    if filters.size:
+        query = query.where(col(Organization.size).in_([s.value for s in filters.size]))
+    if filters.scope:
+        prefix = catalog_prefix(filters.scope)
+        scope_item = (
+            func.unnest(Organization.business_scope).table_valued("value").alias("scope_item")
+        )
+        query = query.where(
+            exists(
+                select(literal_column("1"))
+                .select_from(scope_item)
+                .where(scope_item.c.value.startswith(prefix))
+            )
+        )
+    if filters.eligible is not None:
+        query = query.where(eligible_expr() if filters.eligible else ~eligible_expr())
+    if filters.name:
+        query = query.where(col(Organization.name).contains(filters.name, autoescape=True))
+    if after is not None:
+        query = query.where(col(Organization.id) > after)
+    result = session.execute(query.order_by(col(Organization.id)).limit(limit)).all()
+    return [OrgRow(org, bool(debarred), pending) for org, debarred, pending in result]
+
+
+def history(session: Session, *, kind: OrgKind, org_id: str, actor: Principal) -> list[EventOut]:
+    row = get(session, kind=kind, org_id=org_id, actor=actor)
+    clear = may(actor, Action.read_restricted, target(row.org))
+    hidden = restricted_fields(kind)
+    out = []
+    for event in events.history(session, entity_kind=kind.value, entity_id=org_id):
+        changes = event.changes
+        if not clear:
+            changes = {
+                k: [masked(kind, {k: v[0]}).get(k), masked(kind, {k: v[1]}).get(k)]
+                if k in hidden
+                else v
+                for k, v in changes.items()
+            }
+        out.append(
+            EventOut(
+                seq=event.seq or 0,
+                at=event.at or datetime.now(UTC),
+                type=event.type,
+                actor_kind=event.actor_kind,
+                actor_name=event.actor_name,
+                reason=event.reason,
+                request_id=event.request_id,
+                changes=changes,
+                status=(event.snapshot or {}).get("status"),
+            )
+        )
+    return out
+
+
+def as_of(
+    session: Session, *, kind: OrgKind, org_id: str, actor: Principal, at: datetime
+) -> OrganizationOut:
+    """The record as it stood at `at`, from the event log (same visibility as a current read)."""
+    current = get(session, kind=kind, org_id=org_id, actor=actor)
+    event = events.state_as_of(session, entity_kind=kind.value, entity_id=org_id, at=at)
+    if event is None or event.snapshot is None:
+        raise NotFound(
+            f"{KIND_LABEL[kind]} {org_id} 在 {at.isoformat()} 尚未登记", code="not_found_at_time"
+        )
+    snap = event.snapshot
+    clear = may(actor, Action.read_restricted, target(current.org))
+    return OrganizationOut(
+        id=org_id,
+        kind=kind,
+        status=Status(snap["status"]),
+        status_reason=snap.get("status_reason"),
+        suspended_until=date.fromisoformat(snap["suspended_until"])
+        if snap.get("suspended_until")
+        else None,
+        eligible=False,
+        debarred=False,
+        version=snap["version"],
+        data=snap["data"] if clear else masked(kind, snap["data"]),
+        restricted_visible=clear,
+        warnings=["历史版本:eligible 与 debarred 只对现行记录计算"],
+    )
+
+
+def change_requests(
+    session: Session, *, kind: OrgKind, org_id: str, actor: Principal
+) -> list[ChangeRequestOut]:
+    row = get(session, kind=kind, org_id=org_id, actor=actor)
+    clear = may(actor, Action.read_restricted, target(row.org))
+    requests = session.exec(
+        select(ChangeRequest)
+        .where(col(ChangeRequest.organization_id) == org_id)
+        .order_by(col(ChangeRequest.created_at).desc())
+    ).all()
+    show = (lambda d: d) if clear else (lambda d: masked(kind, d))
+    return [
+        ChangeRequestOut(
+            id=r.id,
+            organization_id=r.organization_id,
+            status=ChangeRequestStatus(r.status),
+            changes=show(r.changes),
+            current=show({k: row.org.data.get(k) for k in r.changes}),
+            requested_by_name=r.requested_by_name,
+            created_at=r.created_at,
+            decided_at=r.decided_at,
+            reason=r.reason,
+        )
+        for r in requests
+    ]

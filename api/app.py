@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routers import accounts, auth, catalog, health, organizations, regions
+from api.routers import accounts, auth, catalog, health, organizations, regions, registry_extras
 from auth.keys import KeyRing, generate_signing_key, load_signing_keys
 from auth.tokens import TokenService
 from registry.config import Settings, get_settings
@@ -47,6 +47,9 @@ TAGS = [
         "name": "供应商库",
         "description": "供应商:登记、审核、变更申请、暂停、注销、禁止参加政府采购活动",
     },
+    {"name": "自助注册", "description": "供应商、代理机构自助注册"},
+    {"name": "信息公开", "description": "禁止参加政府采购活动名单"},
+    {"name": "变更流", "description": "供其他业务系统同步的有序、无遗漏变更事件"},
     {"name": "运维", "description": "健康检查与指标"},
 ]
 
@@ -112,6 +115,7 @@ def create_app(
         app.include_router(module.router)
     for router in organizations.routers:
         app.include_router(router)
+    app.include_router(registry_extras.router)
     return app
 
 

@@ -175,3 +175,8 @@ ROOT_ADMIN = RoutePolicy(
     "自治区财政厅管理员",
     lambda p: p.is_staff and p.role is StaffRole.admin and p.region_code == ROOT_REGION,
 )
+CHANGE_FEED_READER = RoutePolicy(
+    "change_feed_reader",
+    "财政部门工作人员或持有 changes.read 授权的业务系统",
+    lambda p: p.is_staff or p.has_scope(Scope.changes_read),
+)

@@ -46,7 +46,13 @@ def account_target(account: Account | AccountCreate) -> Target:
     return Target(region_code=region)
 
 
-def create_account(session: Session, *, data: AccountCreate, actor: Principal | None) -> Account:
+def create_account(
+    session: Session,
+    *,
+    data: AccountCreate,
+    actor: Principal | None,
+    account_id: uuid.UUID | None = None,
+) -> Account:
     """`actor=None` is the operator at the command line (`registry account create`)."""
     if data.kind == AccountKind.staff:
         if data.region_code is None or data.role is None:
@@ -67,6 +73,7 @@ def create_account(session: Session, *, data: AccountCreate, actor: Principal | 
         raise Forbidden("只能在本级及下级地区创建账号;系统账号只能由自治区财政厅管理员创建")
 
     account = Account(
+        id=account_id or uuid.uuid4(),
         username=data.username,
         display_name=data.display_name,
         kind=data.kind.value,

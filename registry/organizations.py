@@ -63,7 +63,7 @@ def _visible(actor: Principal, action: Action = Action.read) -> ColumnElement[bo
     )
 
 
-def _require(actor: Principal, action: Action, org: Organization, what: str) -> None:
+def require_may(actor: Principal, action: Action, org: Organization, what: str) -> None:
     if not may(actor, action, target(org)):
         raise Forbidden(f"无权{what}:该记录不在您的管辖范围内,或您的角色不允许此操作")
 
@@ -199,7 +199,7 @@ def _snapshot(org: Organization) -> dict[str, Any]:
     }
 
 
-def _record(
+def record_event(
     session: Session,
     org: Organization,
     type: str,
@@ -245,6 +245,7 @@ def register(
     payload: dict[str, Any],
     actor: Principal | None,
     owner_account_id: str | None = None,
+    org_id: str | None = None,
 ) -> OrgRow:
     """A new draft. Exactly one live record per code: the unique index decides under concurrency."""
     data = _validate(session, kind, payload)
@@ -257,7 +258,7 @@ def register(
             f"只能在本辖区内登记{KIND_LABEL[kind]}(所填地区 {data['region_code']} 不在您的管辖范围内)"
         )
     org = Organization(
-        id=new_id(ID_PREFIX[kind]),
+        id=org_id or new_id(ID_PREFIX[kind]),
         kind=kind.value,
         status=Status.draft.value,
         owner_account_id=owner_account_id,
@@ -272,12 +273,12 @@ def register(
             session.add(org)
     except IntegrityError as exc:
         raise _already_registered(session, kind, data["uscc"]) from exc
-    _record(session, org, "created", actor)
+    record_event(session, org, "created", actor)
     session.refresh(org)
     return OrgRow(org, debarred=False, pending_change_request=None, warnings=region_warnings(data))
 
 
-def _lock(session: Session, kind: OrgKind, org_id: str, actor: Principal) -> Organization:
+def lock_visible(session: Session, kind: OrgKind, org_id: str, actor: Principal) -> Organization:
     """The record, locked for this transaction; 404 if the caller cannot see it."""
     org = session.exec(
         select(Organization)
@@ -316,8 +317,8 @@ def edit(
     """Drafts and returned records change at once. On active and suspended records unreviewed
     fields (contacts) change at once and reviewed ones become (or join) the pending change request;
     the approved version stays in force until a reviewer approves it."""
-    org = _lock(session, kind, org_id, actor)
-    _require(actor, Action.edit, org, "修改")
+    org = lock_visible(session, kind, org_id, actor)
+    require_may(actor, Action.edit, org, "修改")
     check_version(org.version)
     status = Status(org.status)
     if status not in lifecycle.DIRECTLY_EDITABLE | lifecycle.EDITABLE_WITH_REVIEW:
@@ -338,7 +339,7 @@ def edit(
     if status in lifecycle.DIRECTLY_EDITABLE:
         if changed:
             _apply(session, org, data, kind)
-            _record(session, org, "updated", actor, changes=changed)
+            record_event(session, org, "updated", actor, changes=changed)
         return _row(session, org, warnings)
 
     unreviewed = DATA_MODELS[kind].UNREVIEWED
@@ -346,7 +347,7 @@ def edit(
     reviewed = {k: data[k] for k in changed if k not in unreviewed}
     if immediate:
         _apply(session, org, {**org.data, **immediate}, kind)
-        _record(session, org, "updated", actor, changes={k: changed[k] for k in immediate})
+        record_event(session, org, "updated", actor, changes={k: changed[k] for k in immediate})
     if reviewed or pending:
         _upsert_change_request(session, org, pending, reviewed, actor)
     return _row(session, org, warnings)
@@ -379,7 +380,7 @@ def _upsert_change_request(
         )
         session.add(pending)
         session.flush()
-        _record(
+        record_event(
             session,
             org,
             "change_requested",
@@ -394,13 +395,13 @@ def _upsert_change_request(
         pending.reason = "修改后与现行版本一致"
         session.add(pending)
         session.flush()
-        _record(session, org, "change_withdrawn", actor, reason=pending.reason)
+        record_event(session, org, "change_withdrawn", actor, reason=pending.reason)
         return
     if pending.changes != reviewed:
         pending.changes = reviewed
         session.add(pending)
         session.flush()
-        _record(
+        record_event(
             session,
             org,
             "change_requested",
@@ -420,7 +421,7 @@ def decide_change_request(
     reason: str | None,
 ) -> OrgRow:
     """approve (reviewers), reject (reviewers, with a reason) or withdraw (the requester's side)."""
-    org = _lock(session, kind, org_id, actor)
+    org = lock_visible(session, kind, org_id, actor)
     request = session.exec(
         select(ChangeRequest).where(
             col(ChangeRequest.id) == request_id, col(ChangeRequest.organization_id) == org.id
@@ -431,16 +432,16 @@ def decide_change_request(
     if request.status != ChangeRequestStatus.pending.value:
         raise Conflict("该变更申请已处理", code="change_request_closed", status_now=request.status)
     if decision == "withdraw":
-        _require(actor, Action.edit, org, "撤回变更申请")
+        require_may(actor, Action.edit, org, "撤回变更申请")
     else:
-        _require(actor, Action.review, org, "审核变更申请")
+        require_may(actor, Action.review, org, "审核变更申请")
     if decision == "reject" and not (reason and reason.strip()):
         raise Unprocessable("驳回变更申请需要填写理由", code="reason_required")
     if decision == "approve":
         data = _validate(session, kind, {**org.data, **request.changes})
         changed = events.diff(org.data, data)
         _apply(session, org, data, kind)
-        _record(session, org, "change_approved", actor, changes=changed, reason=reason)
+        record_event(session, org, "change_approved", actor, changes=changed, reason=reason)
     request.status = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}[
         decision
     ]
@@ -452,7 +453,7 @@ def decide_change_request(
     session.add(request)
     session.flush()
     if decision != "approve":
-        _record(session, org, f"change_{request.status}", actor, reason=reason)
+        record_event(session, org, f"change_{request.status}", actor, reason=reason)
     return _row(session, org)
 
 
@@ -466,9 +467,9 @@ def transition(
     reason: str | None = None,
     until: date | None = None,
 ) -> OrgRow:
-    org = _lock(session, kind, org_id, actor)
+    org = lock_visible(session, kind, org_id, actor)
     move = lifecycle.check(name, Status(org.status), reason)
-    _require(actor, move.action, org, move.label)
+    require_may(actor, move.action, org, move.label)
     if until is not None and name != "suspend":
         raise Unprocessable("只有暂停可以指定截止日期", code="until_not_applicable")
     if until is not None and until < date.today():
@@ -491,7 +492,7 @@ def transition(
             pending.status, pending.decided_by, pending.decided_at = "withdrawn", actor.subject, now
             pending.reason = "记录已注销"
             session.add(pending)
-    _record(
+    record_event(
         session,
         org,
         name,

@@ -202,3 +202,86 @@ def test_batch_lookup_answers_by_the_keys_asked(client, auth_header):
     assert body["missing"] == ["sup_missing"]
     too_many = client.post("/v1/suppliers/batch", json={"ids": [f"x{i}" for i in range(1001)]})
     assert_problem(too_many, 422)
+
+
+def test_debarment_anywhere_makes_the_supplier_ineligible_everywhere(client, auth_header):
+    org = approve(client, auth_header, register(client, auth_header, orgdata.supplier()))
+    body = {
+        "authority": "新城区财政局",
+        "legal_basis": "《政府采购法》第七十七条",
+        "reason": "提供虚假材料",
+        "starts_on": "2026-01-01",
+        "ends_on": "2029-12-31",
+    }
+    assert_problem(
+        client.post(
+            f"/v1/suppliers/{org['id']}/debarments", json=body, headers=auth_header(HUIMIN_REVIEWER)
+        ),
+        403,
+    )
+    issued = client.post(
+        f"/v1/suppliers/{org['id']}/debarments", json=body, headers=auth_header(XINCHENG_REVIEWER)
+    )
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["active"] is True
+    seen = client.get(f"/v1/suppliers/{org['id']}").json()
+    assert (seen["eligible"], seen["debarred"]) == (False, True)
+    listed = client.get("/v1/debarments", params={"kind": "supplier"}).json()["items"]
+    assert org["id"] in {d["organization_id"] for d in listed}
+    eligible = client.get("/v1/suppliers", params={"eligible": "true", "within": "150102"}).json()[
+        "items"
+    ]
+    assert org["id"] not in {o["id"] for o in eligible}
+    revoked = client.post(
+        f"/v1/debarments/{issued.json()['id']}/revoke",
+        json={"reason": "复议撤销"},
+        headers=auth_header(HOHHOT_REVIEWER),
+    )
+    assert revoked.json()["active"] is False
+    assert client.get(f"/v1/suppliers/{org['id']}").json()["eligible"] is True
+
+
+def test_future_debarment_is_not_yet_active(client, auth_header):
+    org = approve(client, auth_header, register(client, auth_header, orgdata.supplier()))
+    body = {
+        "authority": "新城区财政局",
+        "legal_basis": "《政府采购法》第七十七条",
+        "reason": "串通投标",
+        "starts_on": "2099-01-01",
+    }
+    issued = client.post(
+        f"/v1/suppliers/{org['id']}/debarments", json=body, headers=auth_header(XINCHENG_REVIEWER)
+    ).json()
+    assert issued["active"] is False
+    assert client.get(f"/v1/suppliers/{org['id']}").json()["eligible"] is True
+
+
+def test_signup_creates_account_and_draft_then_the_owner_submits(client):
+    body = {
+        "kind": "supplier",
+        "username": "qingcheng.tech",
+        "password": "a-long-password-1",
+        "display_name": "李娜",
+        "organization": orgdata.supplier(),
+    }
+    r = client.post("/v1/signup", json=body)
+    assert r.status_code == 201, r.text
+    result = r.json()
+    h = {"Authorization": f"Bearer {result['access_token']}"}
+    org_id = result["organization"]["id"]
+    me = client.get("/v1/me", headers=h).json()
+    assert (me["kind"], me["entity_id"]) == ("self_service", org_id)
+    submitted = client.post(f"/v1/suppliers/{org_id}/submit", headers=h).json()
+    assert submitted["status"] == "submitted"
+    assert_problem(client.post(f"/v1/suppliers/{org_id}/approve", headers=h), 403)
+    login = client.post(
+        "/v1/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "qingcheng.tech",
+            "password": "a-long-password-1",
+        },
+    )
+    assert login.status_code == 200
+    again = client.post("/v1/signup", json={**body, "username": "someone.else"})
+    assert_problem(again, 409, "already_registered")

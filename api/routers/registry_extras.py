@@ -53,13 +53,9 @@ for _kind, _plural in ((OrgKind.supplier, "suppliers"), (OrgKind.agent, "agents"
             operation_id=f"debarments_of_{kind.value}",
         )
         def debarments_of(
-            session: SessionDep, request: Request, org_id: OrgId
+            session: SessionDep, actor: CurrentPrincipal, org_id: OrgId
         ) -> list[DebarmentOut]:
-            from api.deps import resolve_principal
-
-            return debarments.for_organization(
-                session, kind=kind, org_id=org_id, actor=resolve_principal(request)
-            )
+            return debarments.for_organization(session, kind=kind, org_id=org_id, actor=actor)
 
     _make(_kind, _plural)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -9,9 +11,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 import models
-from registry import migrate
+from models.change_request import ChangeRequest
+from models.debarment import Debarment
+from models.organization import OrgKind
+from registry import migrate, organizations
 from registry.db import make_engine
 from registry.migrate import MIGRATIONS_DIR
+from tests import orgdata
 
 
 @pytest.fixture
@@ -82,3 +88,39 @@ def test_constraints_have_explicit_names(empty_engine):
 def test_regions_cannot_be_deleted(session):
     with pytest.raises(DBAPIError, match="never deleted"), session.begin_nested():
         session.execute(text("DELETE FROM regions WHERE code = '150102'"))
+
+
+@pytest.fixture
+def history_rows(session):
+    """One row in each history table (row triggers do not fire on empty tables)."""
+    org = organizations.register(
+        session, kind=OrgKind.supplier, payload=orgdata.supplier(), actor=None
+    ).org
+    session.add(
+        ChangeRequest(id="chg_t", organization_id=org.id, changes={"name": "x"}, requested_by="t")
+    )
+    session.add(
+        Debarment(
+            id="dbr_t",
+            organization_id=org.id,
+            authority="a",
+            legal_basis="b",
+            reason="c",
+            starts_on=date(2026, 1, 1),
+            issued_by="t",
+            issued_in_region="150102",
+        )
+    )
+    session.flush()
+
+
+@pytest.mark.parametrize("table", ["events", "organizations", "change_requests", "debarments"])
+def test_history_tables_refuse_deletes(session, history_rows, table):
+    with pytest.raises(DBAPIError, match=r"never deleted|append-only"), session.begin_nested():
+        session.execute(text(f"DELETE FROM {table}"))
+
+
+def test_event_log_refuses_updates_and_truncate(session, history_rows):
+    for statement in ("UPDATE events SET type = 'x'", "TRUNCATE events CASCADE"):
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(text(statement))

@@ -217,7 +217,32 @@ def upgrade() -> None:
     )
 
 
+    # Registered records, their change requests and debarments are never deleted: they are
+    # cancelled, withdrawn or revoked, so ids are never reused and history stays whole.
+    op.execute(
+        """
+        CREATE FUNCTION refuse_record_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '% rows are never deleted (cancel, withdraw or revoke instead)', TG_TABLE_NAME
+                USING ERRCODE = 'restrict_violation';
+        END $$;
+        CREATE TRIGGER organizations_no_delete BEFORE DELETE ON organizations
+            FOR EACH ROW EXECUTE FUNCTION refuse_record_delete();
+        CREATE TRIGGER change_requests_no_delete BEFORE DELETE ON change_requests
+            FOR EACH ROW EXECUTE FUNCTION refuse_record_delete();
+        CREATE TRIGGER debarments_no_delete BEFORE DELETE ON debarments
+            FOR EACH ROW EXECUTE FUNCTION refuse_record_delete();
+        """
+    )
+
+
 def downgrade() -> None:
+    op.execute(
+        "DROP TRIGGER debarments_no_delete ON debarments; "
+        "DROP TRIGGER change_requests_no_delete ON change_requests; "
+        "DROP TRIGGER organizations_no_delete ON organizations; "
+        "DROP FUNCTION refuse_record_delete();"
+    )
     op.drop_index(op.f("ix_debarments_organization_id"), table_name="debarments")
     op.drop_table("debarments")
     op.drop_index(

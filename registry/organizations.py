@@ -361,6 +361,14 @@ def _pending(session: Session, org_id: str) -> ChangeRequest | None:
     ).first()
 
 
+def _bump(session: Session, org: Organization) -> None:
+    """The record's version (its ETag) moves with its pending change request too, so two people
+    editing the same record cannot silently overwrite each other's request."""
+    org.version += 1
+    session.add(org)
+    session.flush()
+
+
 def _upsert_change_request(
     session: Session,
     org: Organization,
@@ -379,7 +387,7 @@ def _upsert_change_request(
             requested_by_name=actor.name[:100],
         )
         session.add(pending)
-        session.flush()
+        _bump(session, org)
         record_event(
             session,
             org,
@@ -394,13 +402,13 @@ def _upsert_change_request(
         pending.decided_by, pending.decided_at = actor.subject, datetime.now(UTC)
         pending.reason = "修改后与现行版本一致"
         session.add(pending)
-        session.flush()
+        _bump(session, org)
         record_event(session, org, "change_withdrawn", actor, reason=pending.reason)
         return
     if pending.changes != reviewed:
         pending.changes = reviewed
         session.add(pending)
-        session.flush()
+        _bump(session, org)
         record_event(
             session,
             org,
@@ -453,6 +461,7 @@ def decide_change_request(
     session.add(request)
     session.flush()
     if decision != "approve":
+        _bump(session, org)
         record_event(session, org, f"change_{request.status}", actor, reason=reason)
     return _row(session, org)
 

@@ -101,3 +101,9 @@ def test_openapi_documents_problem_responses_and_auth(client):
         == "/v1/auth/token"
     )
     assert client.get("/docs").status_code == 200
+
+
+def test_server_timing_header_reports_time_in_the_service(client):
+    r = client.get("/v1/regions/150102")
+    name, _, duration = r.headers["server-timing"].partition(";dur=")
+    assert name == "app" and float(duration) >= 0

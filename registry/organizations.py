@@ -330,8 +330,13 @@ def edit(
     pending = _pending(session, org.id)
     base = {**org.data, **(pending.changes if pending else {})}
     data = _validate(session, kind, {**base, **patch})
-    if data["region_code"] != org.region_code and not may(
-        actor, Action.edit, Target(region_code=data["region_code"])
+    # staff may move a record only within their jurisdiction; the entity itself may report a
+    # move anywhere (on an active record it is a change request, reviewed where it is managed now)
+    moved = data["region_code"] != org.region_code
+    if (
+        moved
+        and actor.is_staff
+        and not may(actor, Action.edit, Target(region_code=data["region_code"]))
     ):
         raise Forbidden(f"不能把记录迁移到您管辖范围以外的地区 {data['region_code']}")
     changed = events.diff(org.data, data)

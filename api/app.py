@@ -13,7 +13,16 @@ from sqlmodel import Session
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routers import accounts, auth, catalog, health, organizations, regions, registry_extras
+from api.routers import (
+    accounts,
+    auth,
+    catalog,
+    health,
+    organizations,
+    regions,
+    registry_extras,
+    transfer,
+)
 from auth.keys import KeyRing, generate_signing_key, load_signing_keys
 from auth.tokens import TokenService
 from registry.config import Settings, get_settings
@@ -113,7 +122,8 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for module in (health, auth, regions, catalog, accounts):
         app.include_router(module.router)
-    for router in organizations.routers:
+    # before the organization routers: `/v1/{plural}/export` must not be taken for an id
+    for router in [*transfer.routers, *organizations.routers]:
         app.include_router(router)
     app.include_router(registry_extras.router)
     return app

@@ -10,9 +10,13 @@ Routes get the session through `SessionDep` (`api/deps.py`); services only flush
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlmodel import Session
@@ -25,26 +29,57 @@ from registry.errors import RegistryError
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# Admission control. Handlers run in anyio's thread pool, and FastAPI needs a second thread from
+# that pool to serialize the answer. If every thread were held by requests blocked in PostgreSQL
+# (fifty registrations of one code wait behind the first one's row) or waiting for a pooled
+# connection, the request they all wait for could never get its second thread: a deadlock.
+# So at most as many units of work run as there are database connections, and the thread pool
+# is kept at least twice that size.
+def _admission(request: Request) -> anyio.CapacityLimiter:
+    """The app's admission limiter on this event loop (created on first use, inside the loop)."""
+    state = request.app.state
+    if not hasattr(state, "admission"):
+        state.admission = weakref.WeakKeyDictionary()
+    loop = asyncio.get_running_loop()
+    limiter: anyio.CapacityLimiter | None = state.admission.get(loop)
+    if limiter is None:
+        settings = request.app.state.settings
+        admitted = settings.db_pool_size + settings.db_max_overflow
+        threads = anyio.to_thread.current_default_thread_limiter()
+        threads.total_tokens = max(threads.total_tokens, 2 * admitted + 8)
+        limiter = state.admission[loop] = anyio.CapacityLimiter(admitted)
+    return limiter
+
+
+async def _finish(fn: Callable[..., None], *args: Any) -> None:
+    await run_in_threadpool(fn, *args)
+
+
 class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
-            session: Session = request.app.state.session_factory()
-            request.state.db = session
-            try:
-                return await _run_in_transaction(request, session, handler)
-            except RegistryError as exc:
-                if exc.keep_writes:
-                    await run_in_threadpool(_commit_and_close, session)
-                else:
-                    await run_in_threadpool(session.close)
-                raise
-            except BaseException:
-                await run_in_threadpool(session.close)  # closing rolls back
-                raise
+            async with _admission(request):
+                return await _run(request, handler)
 
         return run
+
+
+async def _run(request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
+    session: Session = request.app.state.session_factory()
+    request.state.db = session
+    try:
+        return await _run_in_transaction(request, session, handler)
+    except RegistryError as exc:
+        if exc.keep_writes:
+            await _finish(_commit_and_close, session)
+        else:
+            await _finish(session.close)
+        raise
+    except BaseException:
+        await _finish(session.close)  # closing rolls back
+        raise
 
 
 def _commit_and_close(session: Session, before_commit: Callable[[], None] | None = None) -> None:
@@ -64,9 +99,9 @@ async def _run_in_transaction(
     if request.method != "POST" or key is None:
         response = await handler(request)
         if request.method in SAFE_METHODS or response.status_code >= 400:
-            await run_in_threadpool(session.close)
+            await _finish(session.close)
         else:
-            await run_in_threadpool(_commit_and_close, session)
+            await _finish(_commit_and_close, session)
         return response
 
     idempotency.validate_key(key)
@@ -85,7 +120,7 @@ async def _run_in_transaction(
         ttl_hours=ttl,
     )
     if stored is not None:
-        await run_in_threadpool(session.close)
+        await _finish(session.close)
         return Response(
             stored.body,
             status_code=stored.status_code,
@@ -93,11 +128,11 @@ async def _run_in_transaction(
         )
     response = await handler(request)
     if response.status_code >= 400:
-        await run_in_threadpool(session.close)
+        await _finish(session.close)
         return response
     body_sent = getattr(response, "body", None)  # streamed answers are not replayable
     if body_sent is None:
-        await run_in_threadpool(_commit_and_close, session)
+        await _finish(_commit_and_close, session)
         return response
     answer = idempotency.StoredAnswer(
         response.status_code, dict(response.headers), bytes(body_sent)
@@ -114,5 +149,5 @@ async def _run_in_transaction(
             answer=answer,
         )
 
-    await run_in_threadpool(_commit_and_close, session, store)
+    await _finish(_commit_and_close, session, store)
     return response

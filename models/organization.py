@@ -142,9 +142,13 @@ class LegalRepresentative(_Strict):
         from stdnum.exceptions import ValidationError
 
         try:
-            return str(ric.validate(to_half_width(value).upper()))
+            number = str(ric.validate(to_half_width(value).upper()))
         except ValidationError as exc:
             raise ValueError("居民身份证号码不正确(长度、出生日期或校验位有误)") from exc
+        born = ric.get_birth_date(number)
+        if not date(1900, 1, 1) <= born <= date.today():
+            raise ValueError("居民身份证号码中的出生日期不合理")
+        return number
 
 
 class Qualification(_Strict):

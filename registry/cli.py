@@ -18,11 +18,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from models.account import AccountCreate, AccountKind, EntityKind, Scope, StaffRole
+from models.organization import EnterpriseSize, Status
 from registry import migrate
 from registry.config import Settings, get_settings
 from registry.db import check_server_version, make_engine, session_scope
 from registry.embedded import EmbeddedPostgres
 from registry.errors import RegistryError
+from registry.transfer import KindName
 
 app = typer.Typer(
     help="政府采购基础数据注册中心 — procurement master-data registry.", no_args_is_help=True
@@ -81,13 +83,18 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: PORT or 8000).")] = None,
     demo: Annotated[
-        bool, typer.Option("--demo", help="Create demo accounts (passwords in the data dir).")
+        bool,
+        typer.Option(
+            "--demo",
+            help="Create demo accounts (passwords in the data dir) and, in an empty registry, 300 demo organizations.",
+        ),
     ] = False,
 ) -> None:
     """Migrate the database, load reference data if missing, and serve the API."""
     import uvicorn
 
     from api.app import create_app
+    from registry import demo as demo_data
     from registry.logging import configure_logging
     from registry.seed import seed_demo_accounts, seed_reference_data
 
@@ -101,6 +108,11 @@ def serve(
                 credentials = settings.data_dir / "demo-credentials.tsv"
                 known = seed_demo_accounts(session, credentials)
                 _print_demo_accounts(known, credentials)
+                if not demo_data.organizations_present(session):
+                    report = demo_data.seed_with_progress(
+                        session, count=demo_data.SERVE_DEMO_COUNT, console=console
+                    )
+                    console.print(report.summary())
         application = create_app(settings, engine=engine)
         listen_host, listen_port = host or settings.host, port or settings.port
         console.print(f"[green]serving on http://{listen_host}:{listen_port}/docs[/green]")
@@ -165,6 +177,15 @@ def seed(
         Path | None, typer.Option("--catalog", help="A catalogue file (CSV/XLSX).")
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also create the demo accounts.")] = False,
+    orgs: Annotated[
+        int,
+        typer.Option(
+            "--orgs",
+            min=0,
+            help="Also create N demo organizations (all kinds and states; same seed, same data; again: only the missing).",
+        ),
+    ] = 0,
+    orgs_seed: Annotated[int, typer.Option("--orgs-seed", help="Seed of the demo data.")] = 2026,
 ) -> None:
     """Load the region tree and the catalogue (the shipped editions unless files are given).
 
@@ -184,6 +205,14 @@ def seed(
                 if demo:
                     credentials = settings.data_dir / "demo-credentials.tsv"
                     _print_demo_accounts(seed_demo_accounts(session, credentials), credentials)
+                if orgs:
+                    from registry.demo import seed_with_progress
+
+                    console.print(
+                        seed_with_progress(
+                            session, count=orgs, seed=orgs_seed, console=console
+                        ).summary()
+                    )
         except RegistryError as exc:
             _fail(exc)
     r = report.regions
@@ -244,6 +273,122 @@ def catalog_import(
         f"{report.rows} rows: {report.created} {verb} added, {report.renamed} renamed, "
         f"{report.retired} retired, {report.unchanged} unchanged"
     )
+
+
+# --- organization import / export ------------------------------------------------------------
+
+
+@app.command("import")
+def import_organizations(
+    kind: Annotated[KindName, typer.Argument(help="suppliers, agents or purchasers.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8) or XLSX.")],
+    take_good_rows: Annotated[
+        bool, typer.Option("--take-good-rows", help="Write the good rows even if some are bad.")
+    ] = False,
+    submit: Annotated[
+        bool, typer.Option("--submit", help="Submit the new drafts for review.")
+    ] = False,
+    region_admin: Annotated[
+        str | None,
+        typer.Option(
+            help="Act as the administrator of this region's bureau (rows outside it are errors)."
+        ),
+    ] = None,
+) -> None:
+    """Register every row as a draft; any bad row writes nothing unless --take-good-rows.
+
+    Without --region-admin the operator acts outside the jurisdiction policy (any region).
+    Columns: see docs/import-export.md.
+    """
+    from rich.progress import Progress
+
+    from registry import transfer
+
+    with database(get_settings()) as engine:
+        try:
+            actor = transfer.region_admin(region_admin) if region_admin else None
+            with session_scope(engine) as session, Progress(console=console) as bar:
+                task = bar.add_task(f"importing {file.name}", total=None)
+                report = transfer.import_organizations(
+                    session,
+                    kind=transfer.KIND_BY_PLURAL[kind],
+                    data=file.read_bytes(),
+                    filename=file.name,
+                    actor=actor,
+                    take_good_rows=take_good_rows,
+                    submit=submit,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        except RegistryError as exc:
+            _fail(exc)
+    if report.errors:
+        table = Table(title=f"{report.failed} of {report.rows} rows have errors")
+        for column in ("row", "column", "error"):
+            table.add_column(column)
+        for error in report.errors:
+            table.add_row(str(error.row or ""), error.field or "", error.message)
+        console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]第 {warning.row} 行:{warning.message}[/yellow]")
+    if not report.accepted:
+        console.print("[red]nothing was written[/red]")
+        raise typer.Exit(code=1)
+    console.print(
+        f"{report.rows} rows: {report.created} drafts created, {report.submitted} submitted, "
+        f"{report.failed} rejected"
+    )
+
+
+@app.command("export")
+def export_organizations(
+    kind: Annotated[KindName, typer.Argument(help="suppliers, agents or purchasers.")],
+    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="The file to write.")],
+    file_format: Annotated[
+        str, typer.Option("--format", help="csv (UTF-8 with BOM) or xlsx.")
+    ] = "csv",
+    within: Annotated[str | None, typer.Option(help="Region subtree, e.g. 150100.")] = None,
+    status: Annotated[
+        list[Status] | None, typer.Option(help="Only these statuses (repeatable).")
+    ] = None,
+    size: Annotated[
+        list[EnterpriseSize] | None, typer.Option(help="Only these sizes (repeatable).")
+    ] = None,
+    scope: Annotated[str | None, typer.Option(help="Business scope below this code.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name contains.")] = None,
+) -> None:
+    """Export records with the import columns plus id and status.
+
+    The operator sees every record UNMASKED (ID numbers, phones, bank accounts in clear): keep
+    the file safe. Use the API's export for a masked view.
+    """
+    from registry import transfer
+    from registry.catalog import parse_code
+    from registry.organizations import OrgFilters
+
+    if file_format not in ("csv", "xlsx"):
+        raise typer.BadParameter("format must be csv or xlsx")
+    if within is not None and not (within.isdigit() and len(within) == 6):
+        raise typer.BadParameter("within must be a 6-digit region code")
+    with database(get_settings()) as engine:
+        try:
+            with session_scope(engine) as session:
+                filters = OrgFilters(
+                    within=within,
+                    status=status or None,
+                    size=size or None,
+                    scope=parse_code(scope) if scope else None,
+                    name=name,
+                )
+                count = transfer.export_to_file(
+                    session,
+                    kind=transfer.KIND_BY_PLURAL[kind],
+                    filters=filters,
+                    fmt="xlsx" if file_format == "xlsx" else "csv",
+                    out=out,
+                )
+        except RegistryError as exc:
+            _fail(exc)
+    console.print(f"{count} {kind.value} written to {out} (unmasked)")
 
 
 # --- accounts ---------------------------------------------------------------------------------

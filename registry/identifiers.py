@@ -95,8 +95,8 @@ def uscc_region(code: str) -> str:
     return code[2:8]
 
 
-PHONE_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-PHONE_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+PHONE_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d would take any script)
+PHONE_LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
 
 
 def validate_phone(value: str) -> str:

@@ -442,12 +442,12 @@ def decide_change_request(
     ).first()
     if request is None:
         raise NotFound(f"变更申请 {request_id} 不存在", code="change_request_not_found")
-    if request.status != ChangeRequestStatus.pending.value:
-        raise Conflict("该变更申请已处理", code="change_request_closed", status_now=request.status)
     if decision == "withdraw":
         require_may(actor, Action.edit, org, "撤回变更申请")
     else:
         require_may(actor, Action.review, org, "审核变更申请")
+    if request.status != ChangeRequestStatus.pending.value:
+        raise Conflict("该变更申请已处理", code="change_request_closed", status_now=request.status)
     if decision == "reject" and not (reason and reason.strip()):
         raise Unprocessable("驳回变更申请需要填写理由", code="reason_required")
     if decision == "approve":
@@ -482,8 +482,9 @@ def transition(
     until: date | None = None,
 ) -> OrgRow:
     org = lock_visible(session, kind, org_id, actor)
+    # permission first: a caller who may not act learns nothing about the record's state
+    require_may(actor, lifecycle.TRANSITIONS[name].action, org, lifecycle.TRANSITIONS[name].label)
     move = lifecycle.check(name, Status(org.status), reason)
-    require_may(actor, move.action, org, move.label)
     if until is not None and name != "suspend":
         raise Unprocessable("只有暂停可以指定截止日期", code="until_not_applicable")
     if until is not None and until < date.today():
@@ -491,7 +492,7 @@ def transition(
     before = org.status
     now = datetime.now(UTC)
     org.status = move.target.value
-    org.status_reason = reason.strip() if reason else None
+    org.status_reason = reason.strip() if reason and reason.strip() else None
     org.suspended_until = until if name == "suspend" else None
     if name == "submit":
         org.submitted_at = now

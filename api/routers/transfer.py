@@ -1,0 +1,141 @@
+"""Import (CSV / XLSX) and export of purchasers, agents and suppliers: one router per kind."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CurrentPrincipal, SessionDep, require
+from api.errors import problem_responses
+from api.routing import UnitOfWorkRoute
+from auth.policy import PUBLIC, STAFF
+from auth.principals import Principal
+from models.organization import EnterpriseSize, OrgKind, Status
+from registry import transfer
+from registry.errors import Unprocessable
+from registry.organizations import KIND_LABEL, OrgFilters
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def build_router(kind: OrgKind) -> APIRouter:
+    plural, label = transfer.PLURAL_BY_KIND[kind].value, KIND_LABEL[kind]
+    columns = ",".join(transfer.COLUMNS[kind])
+    router = APIRouter(prefix=f"/v1/{plural}", tags=[f"{label}库"], route_class=UnitOfWorkRoute)
+
+    @router.post(
+        "/import",
+        summary=f"批量导入{label}(CSV / XLSX)",
+        description=(
+            f"每行登记一条{label}草稿(可选同时提交审核),只能登记本辖区内的记录。"
+            "逐行校验(数据格式、地区、品目编码、文件内重复、已登记的代码、管辖范围):"
+            "任何一行有错时默认整个文件不写入,返回 422 `invalid_rows` 和每一行的错误;"
+            "`take_good_rows=true` 时写入正确的行并报告错误的行。"
+            f"表头:`{columns}`(也接受中文表头),列表项以 `;` 分隔。"
+            "错误说明只指出列名,不回显身份证号、电话、银行账号等受限字段的值。"
+        ),
+        responses=problem_responses(400, 401, 403, 413, 422),
+        operation_id=f"import_{plural}",
+    )
+    async def import_(
+        session: SessionDep,
+        file: Annotated[
+            UploadFile, File(description=f"CSV(UTF-8 或 GB18030)或 XLSX;表头 {columns}")
+        ],
+        actor: Annotated[Principal, require(STAFF)],
+        take_good_rows: Annotated[
+            bool, Form(description="有错误行时仍写入正确的行(默认:整个文件不写入)")
+        ] = False,
+        submit: Annotated[bool, Form(description="导入后直接提交审核")] = False,
+    ) -> transfer.ImportReport:
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise Unprocessable(
+                "文件超过 20 MB", code="file_too_large", status=413, title="请求体过大"
+            )
+        report = await run_in_threadpool(
+            transfer.import_organizations,
+            session,
+            kind=kind,
+            data=data,
+            filename=file.filename or "upload.csv",
+            actor=actor,
+            take_good_rows=take_good_rows,
+            submit=submit,
+        )
+        if report.errors and not report.accepted:
+            raise Unprocessable(
+                f"文件有 {len(report.errors)} 处错误({report.failed} 行),未写入任何数据",
+                code="invalid_rows",
+                errors=[e.model_dump() for e in report.errors],
+                report=report.model_dump(mode="json"),
+            )
+        return report
+
+    @router.get(
+        "/export",
+        summary=f"导出{label}(CSV / XLSX)",
+        description=(
+            "导出调用者能在列表中看到的全部记录(筛选条件与列表相同),列与导入相同,另加 `id`、`status`。"
+            "受限字段按调用者的权限脱敏,与接口读取一致:管辖的财政部门看到明文,公众和其他地区看到脱敏值。"
+            "CSV 为带 BOM 的 UTF-8。"
+        ),
+        dependencies=[require(PUBLIC)],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "导出文件(附件)",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    transfer.CONTENT_TYPES["xlsx"]: {
+                        "schema": {"type": "string", "format": "binary"}
+                    },
+                },
+            },
+            **problem_responses(400, 422),
+        },
+        operation_id=f"export_{plural}",
+    )
+    def export(
+        session: SessionDep,
+        actor: CurrentPrincipal,
+        fmt: Annotated[
+            transfer.ExportFormat, Query(alias="format", description="文件格式:csv 或 xlsx")
+        ] = "csv",
+        within: Annotated[
+            str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")
+        ] = None,
+        status_: Annotated[
+            list[Status] | None, Query(alias="status", description="状态(可多选)")
+        ] = None,
+        size: Annotated[list[EnterpriseSize] | None, Query(description="企业规模(可多选)")] = None,
+        scope: Annotated[
+            str | None, Query(max_length=16, description="经营范围包含该品目或其下级")
+        ] = None,
+        eligible: Annotated[bool | None, Query(description="可参加政府采购活动")] = None,
+        name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
+    ) -> Response:
+        from registry.catalog import parse_code
+
+        filters = OrgFilters(
+            within=within,
+            status=status_,
+            size=size,
+            scope=parse_code(scope) if scope else None,
+            eligible=eligible,
+            name=name,
+        )
+        content = transfer.export_organizations(
+            session, kind=kind, actor=actor, filters=filters, fmt=fmt
+        )
+        filename = transfer.export_filename(kind, fmt)
+        return Response(
+            content,
+            media_type=transfer.CONTENT_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return router
+
+
+routers = [build_router(kind) for kind in OrgKind]

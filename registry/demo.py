@@ -1,0 +1,1380 @@
+"""Demo organizations: realistic, deterministic purchasers, agents and suppliers of Inner Mongolia.
+
+Two ways in:
+
+* `seed_demo_organizations(session, count=N)` — N records through the real services
+  (`register`, `transition`, `edit`, `decide_change_request`, `debarments.issue`), so every
+  record has its event history: ~70 % suppliers, ~15 % agents, ~15 % purchasers, in every
+  lifecycle state (most active), some active suppliers with a pending change request, some with
+  an approved one, a few debarred. Good for a few thousand records (about 100 a second on two
+  cores). Re-running with the same seed skips what is already there, so `count` can grow
+  between runs (the plan for N is a prefix of the plan for N + k).
+* `bulk_insert_suppliers(connection, count)` — FOR BENCHMARKS ONLY: active suppliers written
+  with `COPY` straight into `organizations` (up to millions; data valid against SupplierData,
+  projections filled). It bypasses the services and **writes no events** (no history, nothing
+  in the change feed), no change requests and no debarments.
+
+Everything a record holds is made from a seeded `random.Random`: names from Inner Mongolia place
+names (the shipped region file), trade words and legal forms; unified social credit codes with
+both check characters (authority 91 companies, 92 individual businesses, 93 cooperatives,
+31 law firms, 52 private non-enterprise units, 11 government organs, 12 public institutions;
+organization-code bodies unique; region digits usually those of the record's region); resident
+ID numbers that python-stdnum accepts (the birth-place code valid in the birth year — older
+legal representatives get the codes of the former leagues, e.g. 伊克昭盟 1527xx); phone numbers
+with the prefecture's area code; bank accounts; business scopes of real catalogue codes.
+Dates that must be relative to today (debarment periods, suspensions) are not part of the plan.
+
+`python -m registry.demo --orgs 500` or `--bulk-suppliers 1000000` loads the configured
+database (DATABASE_URL or the embedded one) outside the `registry` command.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import random
+import time
+from bisect import bisect
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
+from itertools import accumulate
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection as SAConnection
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from auth.principals import Principal, PrincipalKind
+from models.account import EntityKind, StaffRole
+from models.debarment import DebarmentCreate
+from models.organization import Organization, OrgKind, Status
+from registry import debarments, organizations
+from registry.catalog import DEFAULT_CATALOG_FILE
+from registry.identifiers import make_uscc
+from registry.regions import DEFAULT_REGION_FILE
+
+DEFAULT_SEED = 2026
+SERVE_DEMO_COUNT = 300  # what `registry serve --demo` creates in an empty registry
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+# --- reference data from the shipped files ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    code: str
+    name: str  # 赛罕区
+    level: str  # county | prefecture
+    prefecture: str  # 150100
+    prefecture_name: str  # 呼和浩特市
+
+    @property
+    def full_name(self) -> str:
+        """How a name starts when it names this place: 呼和浩特市赛罕区, 土默特左旗, 包头市."""
+        if self.level == "prefecture":
+            return self.name
+        return self.prefecture_name + self.name if self.name.endswith("区") else self.name
+
+    @property
+    def bureau(self) -> str:
+        return f"{self.name}财政局"
+
+
+@dataclass(frozen=True)
+class _Regions:
+    places: tuple[Place, ...]  # 12 prefectures and 103 counties, file order
+    by_code: dict[str, Place]
+    counties_of: dict[str, tuple[Place, ...]]
+
+
+def _data_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
+@lru_cache(maxsize=1)
+def _regions() -> _Regions:
+    rows = _data_rows(DEFAULT_REGION_FILE.read_text(encoding="utf-8"))
+    names = {r["code"]: r["name"] for r in rows}
+    places = []
+    for r in rows:
+        if r["level"] == "prefecture":
+            places.append(Place(r["code"], r["name"], "prefecture", r["code"], r["name"]))
+        elif r["level"] == "county":
+            parent = r["parent_code"]
+            places.append(Place(r["code"], r["name"], "county", parent, names[parent]))
+    by_code = {p.code: p for p in places}
+    counties_of: dict[str, list[Place]] = {}
+    for p in places:
+        if p.level == "county":
+            counties_of.setdefault(p.prefecture, []).append(p)
+    return _Regions(tuple(places), by_code, {k: tuple(v) for k, v in counties_of.items()})
+
+
+@lru_cache(maxsize=1)
+def catalogue_codes() -> frozenset[str]:
+    """Codes of the shipped catalogue edition (the demo scopes use only these)."""
+    rows = _data_rows(DEFAULT_CATALOG_FILE.read_text(encoding="utf-8"))
+    return frozenset(r["code"] for r in rows)
+
+
+def _full_code(short: str) -> str:
+    return short if len(short) == 1 else short.ljust(9, "0")
+
+
+# --- vocabulary ---------------------------------------------------------------------------------
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def _table(text: str) -> tuple[tuple[str, ...], ...]:
+    """Rows of space-separated cells, one row a line."""
+    return tuple(tuple(line.split()) for line in text.strip().splitlines())
+
+
+def _pairs(text: str) -> dict[str, str]:
+    return dict(pair.split(":", 1) for pair in text.split())
+
+
+AREA_CODES = _pairs(
+    "150100:0471 150200:0472 150300:0473 150400:0476 150500:0475 150600:0477 "
+    "150700:0470 150800:0478 150900:0474 152200:0482 152500:0479 152900:0483"
+)
+# where records live: relative weight of each prefecture (the prefecture itself gets 15 %)
+PREFECTURE_WEIGHTS = {
+    code: int(weight)
+    for code, weight in _pairs(
+        "150100:18 150200:15 150300:3 150400:12 150500:9 150600:15 "
+        "150700:8 150800:5 150900:5 152200:3 152500:5 152900:2"
+    ).items()
+}
+# ID numbers of people born before a city replaced its league carry the league's codes
+FORMER_LEAGUE = _pairs("1505:1523 1506:1527 1507:1521 1508:1528 1509:1526")
+
+STREETS = _words(
+    "新华大街 中山路 人民路 解放路 建设路 团结路 胜利路 友谊路 迎宾路 光明路 民族街 昭君路 "
+    "钢铁大街 阿尔丁大街 鄂尔多斯大街 锡林大街 科尔沁大街 昭乌达路 成吉思汗大街 北垣街 "
+    "如意开发区腾飞路 金川开发区金川大街 经济技术开发区创业路 工业园区纬三路"
+)
+BUILDINGS = ("", "", "", *_words("综合楼 商务大厦 科技园 创业大厦 写字楼 金融广场"))
+
+# trade names (字号): whole words, or two characters from CORE_FIRST and CORE_SECOND
+CORE_WORDS = _words(
+    "草原 敕勒川 大青山 阴山 塞北 北疆 天骄 蒙源 青城 鹿城 驼铃 骏马 白云 阿拉坦 塔拉 "
+    "宝力格 那达慕 乌兰 巴彦 额吉 苏力德 金草原 黄河湾 贺兰"
+)
+CORE_FIRST = "鸿金华恒瑞嘉德聚鑫中广博凯兴永昊盛泰宏新蒙青北祥润丰源远达诚信通利安康和佳明正君晟"
+CORE_SECOND = "达泰源通盛丰业远华海宇瑞信安康祥顺隆鼎峰辉宸林汇创博联科晟诚邦川"
+
+# trade word, weight, business scope (catalogue codes, short form)
+TRADES: tuple[tuple[str, int, tuple[str, ...]], ...] = tuple(
+    (row[0], int(row[1]), row[2:])
+    for row in _table(
+        """
+        科技 10 A0201 A0202 A0206 C1601 C1602 C2305
+        信息技术 8 A0201 A0208 C1601 C1602 C1603 C1604 C1607 C1609
+        建设 7 B0101 B0102 B0106 B0205 B0213 B0501 B0801
+        建筑工程 5 B0101 B0102 B0501 B0502 B0507 B0801 B0302
+        生态环境 5 C0701 C0702 A0236 B0214 C1303 C2405
+        环保科技 3 A0236 C0701 C0702 C1305
+        医疗器械 5 A0232 A0702 C2312
+        农牧业 5 A0222 A0703 C0901 C0903 A0227
+        文化传媒 4 C0602 C0603 C2315 C2309 C2317 C2307
+        物业服务 6 C2104 C2316 C2312 C1305 C1303
+        商贸 8 A0202 A0501 A0504 A0710 C2313 C2314
+        电子科技 4 A0201 A0206 A0208 A0210 B0601 B0602
+        安防科技 3 A0237 B0510 B0602 C1602
+        工程咨询 3 C1101 C1102 C1104 C2003
+        餐饮管理 3 C2204 A0706 C2203
+        印务 2 C2309 A0710 C2315
+        汽车销售服务 2 A0203 C2312 C2311
+        家具 3 A0501 A0502 A0503
+        体育用品 2 A0246 C0604 A0247
+        测绘地理信息 2 C1904 C1906 C1603
+        检测技术 2 C1901 C2001 C2002 A0210
+        会展服务 2 C2201 C2202 C2315 C2327
+        能源科技 2 A0217 A0206 C1907 B0603 C0802
+        教育科技 2 A0201 A0245 C0206 C0209
+        """
+    )
+)
+# trade word: (qualification, number prefix, issuer)
+QUALIFICATIONS = {
+    row[0]: (row[1], row[2], row[3])
+    for row in _table(
+        """
+        建设 建筑工程施工总承包二级 D215 内蒙古自治区住房和城乡建设厅
+        建筑工程 建筑工程施工总承包三级 D315 {prefecture}住房和城乡建设局
+        医疗器械 医疗器械经营许可证 蒙食药监械经营许 {prefecture}市场监督管理局
+        信息技术 信息系统建设和服务能力等级证书(CS2) CS2-1500- 中国电子信息行业联合会
+        测绘地理信息 测绘资质证书(乙级) 乙测资字15 内蒙古自治区自然资源厅
+        安防科技 消防设施工程专业承包二级 D215 内蒙古自治区住房和城乡建设厅
+        餐饮管理 食品经营许可证 JY3150 {prefecture}市场监督管理局
+        检测技术 检验检测机构资质认定证书 2105 内蒙古自治区市场监督管理局
+        """
+    )
+}
+GENERIC_QUALIFICATION = ("质量管理体系认证证书(ISO9001)", "00124Q", "中国质量认证中心")
+
+# name suffix, legal form, sizes that use it, weight
+COMPANY_FORMS = tuple(
+    (row[0], row[1], row[2].split(","), int(row[3]))
+    for row in _table(
+        """
+        有限公司 limited_liability micro,small,medium,large 55
+        有限责任公司 limited_liability micro,small,medium,large 25
+        股份有限公司 joint_stock medium,large 8
+        (集团)有限公司 limited_liability large 4
+        (集团)股份有限公司 joint_stock large 1
+        """
+    )
+)
+SIZE_WEIGHTS = (("micro", 42), ("small", 35), ("medium", 17), ("large", 6))
+CAPITAL = {  # 注册资本(万元)
+    "micro": (10, 20, 30, 50, 60, 80, 100),
+    "small": (100, 200, 300, 500, 600, 800, 1000),
+    "medium": (1000, 1200, 2000, 3000, 5000),
+    "large": (5000, 8000, 10000, 20000, 30000, 50000),
+}
+
+
+def _units(text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((row[0], row[1:]) for row in _table(text))
+
+
+INDIVIDUAL_SHOPS = _units(  # 个体工商户 (code 92)
+    """
+    五金建材店 A0701 C2314
+    办公用品经营部 A0504 A0202 C2314
+    打字复印部 C2309 A0710
+    汽车修理厂 C2312
+    电脑耗材店 A0201 A0202 C2314
+    农家饭庄 C2204
+    """
+)
+COOPERATIVES = _units(  # 农民专业合作社 (code 93)
+    """
+    肉羊养殖专业合作社 A0703 C0903
+    马铃薯种植专业合作社 A0703 C0901
+    农机服务专业合作社 A0222 C0901
+    奶牛养殖专业合作社 A0703 C0903
+    饲草料种植专业合作社 A0703 C0901 C0902
+    """
+)
+SOCIAL_UNITS = _units(  # 民办非企业单位 (code 52)
+    """
+    职业技能培训学校 C0206 C0304
+    养老服务中心 C0501 C0599
+    社会工作服务中心 C0502 C0599
+    康复中心 C0408 C0499
+    """
+)
+PUBLIC_SUPPLIERS = _units(  # 事业单位 (code 12)
+    """
+    产品质量检验检测中心 C1901 C2001 C2002
+    测绘院 C1904 C1906
+    勘察设计院 C1101 C1102
+    """
+)
+AGENT_SUFFIXES = _words(
+    "招标代理有限公司 项目管理有限公司 工程咨询有限责任公司 招标咨询有限公司 "
+    "建设工程招标代理有限公司 工程造价咨询有限公司"
+)
+AGENT_SCOPE = _words("A02 A05 A07 B01 B02 B05 B06 C11 C16 C21 C23")
+AGENT_TITLES = _words("招标师 造价工程师 一级建造师 高级工程师 采购专员 项目经理")
+
+# purchasers: government organs (code 11) and public institutions (code 12)
+BUREAU_TYPES = _words(
+    "教育局 财政局 卫生健康委员会 自然资源局 农牧局 交通运输局 住房和城乡建设局 "
+    "市场监督管理局 文化旅游体育局 水利局 民政局 人力资源和社会保障局 林业和草原局 公安局 应急管理局"
+)
+# name pattern, index of the supervising organ in BUREAU_TYPES (-1: none named), weight
+INSTITUTIONS = tuple(
+    (row[0], int(row[1]), int(row[2]))
+    for row in _table(
+        """
+        第{n}中学 0 10
+        第{n}小学 0 10
+        实验小学 0 3
+        蒙古族中学 0 3
+        蒙古族小学 0 2
+        职业中等专业学校 0 2
+        第{n}幼儿园 0 4
+        人民医院 2 4
+        中医医院 2 2
+        蒙医医院 2 3
+        妇幼保健院 2 2
+        疾病预防控制中心 2 3
+        政务服务中心 -1 2
+        不动产登记中心 3 2
+        融媒体中心 -1 2
+        公共资源交易中心 -1 2
+        综合检验检测中心 7 1
+        农牧业技术推广中心 4 2
+        社会福利院 10 1
+        图书馆 8 1
+        """
+    )
+)
+NUMERALS = "一二三四五六七八九十"
+
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁"
+    "魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹"
+    "武乔贺常包云鲍"
+)
+GIVEN_MALE = _words(
+    "伟 强 磊 军 勇 杰 涛 斌 超 明 刚 平 辉 鹏 华 飞 鑫 波 宇 浩 凯 健 俊 帅 旭 宁 龙 峰 "
+    "建国 志强 海涛 永刚 建军 晓东 国庆 文博 子轩 振华 俊杰 立新 宏伟"
+)
+GIVEN_FEMALE = _words(
+    "芳 娜 敏 静 丽 艳 娟 霞 燕 玲 婷 雪 慧 琳 颖 洁 红 梅 莉 萍 "
+    "秀英 桂英 晓燕 丽娟 海燕 雅琴 欣怡 梓涵 春梅 晓红 丽华"
+)
+MONGOLIAN_MALE = _words(
+    "巴特尔 苏和 额尔敦 朝鲁 孟和 宝音 那日苏 阿拉坦仓 巴雅尔 毕力格 布和 达来 "
+    "额尔德尼 哈斯 吉日格勒 斯琴巴特尔 特木尔 乌力吉 白音 巴图"
+)
+MONGOLIAN_FEMALE = _words(
+    "其其格 萨仁 图雅 乌兰 斯琴 格日勒 托娅 娜仁 阿拉坦其其格 萨如拉 乌日娜 高娃 敖登 苏日娜 塔娜"
+)
+CONTACT_ROLES = _words("经办人 销售经理 财务负责人 办公室主任 商务专员")
+PURCHASER_ROLES = _words("经办人 财务科长 办公室主任 采购专管员")
+MOBILE_PREFIXES = _words(
+    "130 131 132 133 135 136 137 138 139 150 151 152 155 156 157 158 159 166 "
+    "176 177 178 180 181 182 183 185 186 187 188 189 191 198 199"
+)
+# bank, account number prefix ('-': none), total digits, weight
+BANKS = tuple(
+    (row[0], row[1].strip("-"), int(row[2]), int(row[3]))
+    for row in _table(
+        """
+        中国工商银行 0602 19 20
+        中国农业银行 05 15 15
+        中国银行 - 12 10
+        中国建设银行 150501 20 18
+        交通银行 15100 21 5
+        内蒙古银行 5 16 12
+        蒙商银行 6 17 6
+        内蒙古农村商业银行 1 19 10
+        """
+    )
+)
+EMAIL_DOMAINS = _words("example.com example.cn example.net")
+
+RETURN_REASONS = _words(
+    "营业执照扫描件不清晰,请重新上传 法定代表人身份证号码与营业执照信息不一致,请核对 "
+    "经营范围与营业执照不符,请按执照填写 缺少基本存款账户信息,请补充银行账户 "
+    "联系电话无法接通,请更新联系人信息 资质证书已过有效期,请上传有效证书"
+)
+SUSPEND_REASONS = {
+    OrgKind.supplier: _words(
+        "被列入经营异常名录(未按期公示年度报告) 资质证书过期,暂停至补正 "
+        "涉嫌提供虚假材料,调查期间暂停 无正当理由放弃中标、成交资格 住所无法联系,经核查暂停"
+    ),
+    OrgKind.agent: _words("未按规定保存采购文件,限期整改 专职从业人员不足,限期整改"),
+    OrgKind.purchaser: _words("预算单位编码调整中,暂停采购活动"),
+}
+CANCEL_REASONS = {
+    OrgKind.supplier: _words("企业已办理注销登记 营业执照被依法吊销 单位申请退出供应商库"),
+    OrgKind.agent: _words("代理机构已办理注销登记 单位申请退出代理机构库"),
+    OrgKind.purchaser: _words("机构改革,单位已撤并 预算单位已撤销"),
+}
+DRAFT_CANCEL_REASONS = _words("重复登记,作废 登记信息有误,作废")
+# (reason, legal basis)
+DEBARMENT_GROUNDS = tuple(
+    (row[0], row[1])
+    for row in _table(
+        """
+        提供虚假材料谋取中标、成交 《中华人民共和国政府采购法》第七十七条第一款第(一)项
+        与其他供应商恶意串通 《中华人民共和国政府采购法》第七十七条第一款第(三)项
+        中标后无正当理由拒不与采购人签订政府采购合同 《中华人民共和国政府采购法实施条例》第七十二条
+        拒绝有关部门监督检查或者提供虚假情况 《中华人民共和国政府采购法》第七十七条第一款第(五)项
+        """
+    )
+)
+
+
+def _status_weights(text: str) -> tuple[tuple[Status, int], ...]:
+    return tuple((Status(s), int(w)) for s, w in _pairs(text).items())
+
+
+# lifecycle mix per kind (most records active)
+STATUS_WEIGHTS = {
+    OrgKind.supplier: _status_weights(
+        "active:68 draft:6 submitted:8 returned:5 suspended:6 cancelled:7"
+    ),
+    OrgKind.agent: _status_weights(
+        "active:72 draft:5 submitted:8 returned:5 suspended:4 cancelled:6"
+    ),
+    OrgKind.purchaser: _status_weights(
+        "active:80 draft:5 submitted:7 returned:3 suspended:1 cancelled:4"
+    ),
+}
+KIND_WEIGHTS = ((OrgKind.supplier, 70), (OrgKind.agent, 15), (OrgKind.purchaser, 15))
+# the first records of every plan: each state, a change request and a debarment, whatever N is
+OPENING: tuple[tuple[OrgKind, Status, str | None], ...] = (
+    *((OrgKind.supplier, status, None) for status in Status),
+    (OrgKind.supplier, Status.active, "change"),
+    (OrgKind.supplier, Status.active, "debarment"),
+    (OrgKind.agent, Status.active, None),
+    (OrgKind.purchaser, Status.active, None),
+    (OrgKind.agent, Status.submitted, None),
+    (OrgKind.purchaser, Status.returned, None),
+)
+PENDING_CHANGE_SHARE = 0.07  # of active suppliers
+CHANGED_SHARE = 0.05  # of active suppliers: a change request, approved
+DEBARRED_SHARE = 0.025  # of active suppliers
+
+
+# --- codes --------------------------------------------------------------------------------------
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters (no I, O, S, V, Z)
+USCC_LETTERS = USCC_ALPHABET[10:]  # 21
+_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # registry.ids
+
+
+class _Bodies:
+    """Organization-code bodies: a bijective scramble of a counter, so never two alike.
+
+    Each namespace has its own fixed head, so bodies of different namespaces never meet either:
+    ``MA`` + letter + 5 chars (companies, firms, cooperatives), ``MJ`` + letter + 5 (social
+    organizations), ``4`` + 7 digits (public institutions), ``MB`` + 6 chars (bulk suppliers),
+    and ``0`` + bureau type + region (government organs, one per bureau type and region).
+    """
+
+    def __init__(self, rng: random.Random, head: str, radices: tuple[str, ...]) -> None:
+        self.head = head
+        self.radices = radices
+        self.size = math.prod(len(r) for r in radices)
+        multiplier = rng.randrange(self.size // 3, self.size)
+        while math.gcd(multiplier, self.size) != 1:
+            multiplier += 1
+        self.multiplier = multiplier
+        self.offset = rng.randrange(self.size)
+        self.next = 0
+
+    def body(self, index: int | None = None) -> str:
+        if index is None:
+            index, self.next = self.next, self.next + 1
+        value = (index * self.multiplier + self.offset) % self.size
+        chars = []
+        for radix in reversed(self.radices):
+            value, digit = divmod(value, len(radix))
+            chars.append(radix[digit])
+        return self.head + "".join(reversed(chars))
+
+
+def _opaque_id(prefix: str, tag: str) -> str:
+    value = int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=10).digest(), "big")
+    chars = []
+    for _ in range(16):
+        value, index = divmod(value, 32)
+        chars.append(_ID_ALPHABET[index])
+    return f"{prefix}_{''.join(chars)}"
+
+
+def _parse_years(entry: str) -> tuple[int, int, str]:
+    if not entry.startswith("["):
+        return (0, 9999, entry)
+    span, name = entry[1:].split("]", 1)
+    start, end = span.split("-")
+    return (int(start) if start else 0, int(end) if end else 9999, name)
+
+
+@lru_cache(maxsize=1)
+def _birth_places() -> dict[str, tuple[tuple[int, int], ...]]:
+    """Inner Mongolia county-level codes python-stdnum knows, with the years each was in use."""
+    from stdnum import numdb
+
+    db = numdb.get("cn/loc")
+    known: dict[str, tuple[tuple[int, int], ...]] = {}
+    for prefecture in range(1, 30):
+        for county in range(1, 100):
+            code = f"15{prefecture:02d}{county:02d}"
+            info = {k: v for _, props in db.info(code) for k, v in props.items()}
+            if "county" not in info:
+                continue
+            spans = tuple(
+                (start, end)
+                for start, end, name in map(_parse_years, info["county"].split(","))
+                if name not in ("市辖区", "市区")
+            )
+            if spans:
+                known[code] = spans
+    return known
+
+
+def _in_use(code: str, year: int) -> bool:
+    return any(start <= year <= end for start, end in _birth_places().get(code, ()))
+
+
+@cache
+def _birth_candidates(code: str, year: int) -> tuple[str, ...]:
+    """Birth-place codes for someone of `code` born in `year`: the county itself, else its
+    prefecture's (or former league's) counties of that time, else any of Inner Mongolia."""
+    if _in_use(code, year):
+        return (code,)
+    for prefix in (code[:4], FORMER_LEAGUE.get(code[:4], ""), "15"):
+        if prefix:
+            found = tuple(c for c in _birth_places() if c.startswith(prefix) and _in_use(c, year))
+            if found:
+                return found
+    raise ValueError(f"no birth place for {code} in {year}")
+
+
+def resident_id(rng: random.Random, region: str, male: bool, year: int) -> str:
+    """A valid 18-digit resident ID number (python-stdnum accepts it)."""
+    from stdnum.cn import ric
+
+    candidates = _birth_candidates(region, year)
+    place = candidates[0] if len(candidates) == 1 else rng.choice(candidates)
+    month, day = rng.randint(1, 12), rng.randint(1, 28)
+    order = rng.randrange(500) * 2 + (1 if male else 0)  # odd for men, even for women
+    body = f"{place}{year}{month:02d}{day:02d}{order:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoOrg:
+    """One planned record: its data and the lifecycle it goes through."""
+
+    index: int
+    id: str
+    kind: OrgKind
+    status: Status  # where it ends up
+    payload: dict[str, Any]
+    reason: str | None = None  # for returned, suspended and cancelled
+    cancel_from_draft: bool = False
+    change: dict[str, Any] | None = None  # a change request of an active supplier …
+    change_approved: bool = False  # … approved by the bureau, else left pending
+    debarment: tuple[str, str] | None = None  # (reason, legal basis)
+
+
+T = TypeVar("T")
+
+
+class _Weighted(Generic[T]):
+    """A weighted choice, set up once (as `random.choices` does it, without the set-up)."""
+
+    def __init__(self, pairs: Iterable[tuple[T, int]]) -> None:
+        items = list(pairs)
+        self.values = [v for v, _ in items]
+        self.cumulative = list(accumulate(w for _, w in items))
+
+    def pick(self, rng: random.Random) -> T:
+        return self.values[bisect(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
+PICK_PREFECTURE = _Weighted(PREFECTURE_WEIGHTS.items())
+PICK_VARIANT = _Weighted(  # kinds of supplier
+    (variant, int(weight))
+    for variant, weight in _pairs(
+        "company:82 accounting:3 law:2 sole:3 individual:4 cooperative:3 social:2 public:1"
+    ).items()
+)
+PICK_SIZE = _Weighted(SIZE_WEIGHTS)
+PICK_TRADE = _Weighted((t, t[1]) for t in TRADES)
+PICK_FORM = {
+    size: _Weighted((f, f[3]) for f in COMPANY_FORMS if size in f[2]) for size, _ in SIZE_WEIGHTS
+}
+PICK_BANK = _Weighted((b, b[3]) for b in BANKS)
+PICK_INSTITUTION = _Weighted((i, i[2]) for i in INSTITUTIONS)
+PICK_KIND = _Weighted(KIND_WEIGHTS)
+PICK_STATUS = {kind: _Weighted(weights) for kind, weights in STATUS_WEIGHTS.items()}
+
+
+def _chinese_number(n: int) -> str:
+    if n > 99:
+        return str(n)
+    if n <= 10:
+        return NUMERALS[n - 1]
+    tens, units = divmod(n, 10)
+    head = "十" if tens == 1 else NUMERALS[tens - 1] + "十"
+    return head + (NUMERALS[units - 1] if units else "")
+
+
+class _Generator:
+    def __init__(self, seed: int | str) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+        regions = _regions()
+        self.places = regions.places
+        self.counties_of = regions.counties_of
+        # the first records visit every county and prefecture once, in a seeded order
+        self.tour = list(self.places)
+        self.rng.shuffle(self.tour)
+        rng = self.rng
+        self.company_bodies = _Bodies(rng, "MA", (USCC_LETTERS,) + (USCC_ALPHABET,) * 5)
+        self.social_bodies = _Bodies(rng, "MJ", (USCC_LETTERS,) + (USCC_ALPHABET,) * 5)
+        self.institution_bodies = _Bodies(rng, "4", ("0123456789",) * 7)
+        self.names: dict[OrgKind, set[str]] = {kind: set() for kind in OrgKind}
+        self.pick_county = {
+            prefecture: _Weighted((c, 2 if c.name.endswith("区") else 1) for c in counties)
+            for prefecture, counties in self.counties_of.items()
+        }
+        self.numbered: Counter[str] = Counter()
+
+    # places and people
+
+    def place(self, index: int) -> Place:
+        return self.tour[index] if index < len(self.tour) else self.weighted_place()
+
+    def weighted_place(self) -> Place:
+        rng = self.rng
+        prefecture = PICK_PREFECTURE.pick(rng)
+        if rng.random() < 0.15:
+            return _regions().by_code[prefecture]
+        return self.pick_county[prefecture].pick(rng)
+
+    def county_of(self, place: Place) -> Place:
+        if place.level == "county":
+            return place
+        return self.rng.choice(self.counties_of[place.code])
+
+    def person(self, place: Place) -> dict[str, Any]:
+        rng = self.rng
+        male = rng.random() < 0.62
+        if rng.random() < 0.18:
+            name = rng.choice(MONGOLIAN_MALE if male else MONGOLIAN_FEMALE)
+        else:
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN_MALE if male else GIVEN_FEMALE)
+        year = rng.randint(1962, 1998)
+        return {
+            "name": name,
+            "id_number": resident_id(rng, self.county_of(place).code, male, year),
+            "phone": self.mobile(),
+        }
+
+    def mobile(self) -> str:
+        return self.rng.choice(MOBILE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
+
+    def landline(self, place: Place) -> str:
+        return f"{AREA_CODES[place.prefecture]}-{self.rng.randint(2, 8)}{self.rng.randrange(10**6):06d}"
+
+    def contacts(self, place: Place, roles: tuple[str, ...], count: int) -> list[dict[str, Any]]:
+        rng = self.rng
+        out = []
+        for i in range(count):
+            person = self.person(place)
+            phone = self.landline(place) if i == 0 and rng.random() < 0.4 else person["phone"]
+            email = None
+            if rng.random() < 0.5:
+                email = f"contact{rng.randrange(10**6):06d}@{rng.choice(EMAIL_DOMAINS)}"
+            out.append(
+                {"name": person["name"], "phone": phone, "email": email, "role": rng.choice(roles)}
+            )
+        return out
+
+    def address(self, place: Place) -> str:
+        rng = self.rng
+        county = self.county_of(place)
+        building = rng.choice(BUILDINGS)
+        tail = f"{building}{rng.randint(1, 28)}层" if building else ""
+        street = f"{rng.choice(STREETS)}{rng.randint(1, 299)}号"
+        return f"内蒙古自治区{county.prefecture_name}{county.name}{street}{tail}"
+
+    def code_region(self, place: Place, statewide: bool) -> str:
+        """Region digits of the code: the registering authority's region."""
+        rng = self.rng
+        if statewide:
+            return "150000"
+        roll = rng.random()
+        if roll < 0.03:  # registered elsewhere, moved here since (the API warns)
+            other = rng.choice(self.places)
+            if other.prefecture != place.prefecture:
+                return other.code
+        if roll < 0.18 or place.level == "prefecture":
+            return place.prefecture
+        return place.code
+
+    def core(self) -> str:
+        rng = self.rng
+        if rng.random() < 0.35:
+            return rng.choice(CORE_WORDS)
+        first = rng.choice(CORE_FIRST)
+        second = rng.choice(CORE_SECOND)
+        return first + second if first != second else first + "誉"
+
+    def unique(self, kind: OrgKind, make: Callable[[str], str]) -> str:
+        """`make(trade name)` until the name is new for the kind (three-character trade names
+        once two-character ones get crowded)."""
+        tries = 0
+        while True:
+            core = self.core()
+            if tries >= 40:
+                core += self.rng.choice(CORE_SECOND)
+            name = make(core)
+            if name not in self.names[kind]:
+                self.names[kind].add(name)
+                return name
+            tries += 1
+
+    def take(self, kind: OrgKind, name: str) -> bool:
+        """Claim a name without a trade name in it; False if it is taken."""
+        if name in self.names[kind]:
+            return False
+        self.names[kind].add(name)
+        return True
+
+    def scope(self, codes: tuple[str, ...], low: int = 2, high: int = 5) -> list[str]:
+        rng = self.rng
+        chosen = rng.sample(codes, min(len(codes), rng.randint(low, high)))
+        return sorted({_full_code(c) for c in chosen})
+
+    def bank_account(self, name: str, place: Place) -> dict[str, Any]:
+        rng = self.rng
+        bank, prefix, digits, _ = PICK_BANK.pick(rng)
+        if place.prefecture == "150600" and rng.random() < 0.3:
+            bank, prefix, digits = "鄂尔多斯银行", "8", 16
+        county = self.county_of(place)
+        branch = f"{county.prefecture_name.removesuffix('市').removesuffix('盟')}{county.name[:-1] if len(county.name) > 2 else county.name}支行"
+        width = digits - len(prefix)
+        number = f"{prefix}{rng.randrange(10**width):0{width}d}"
+        return {"bank": f"{bank}{branch}", "account_name": name, "account_number": number}
+
+    def qualification(self, trade: str, place: Place) -> dict[str, Any]:
+        rng = self.rng
+        name, prefix, issuer = QUALIFICATIONS.get(trade, GENERIC_QUALIFICATION)
+        start = date(2021, 1, 1) + timedelta(days=rng.randrange(4 * 365))
+        return {
+            "name": name,
+            "number": f"{prefix}{rng.randrange(10**8):08d}",
+            "issuer": issuer.format(prefecture=place.prefecture_name),
+            "valid_from": start.isoformat(),
+            "valid_to": date(start.year + 5, start.month, min(start.day, 28)).isoformat(),
+        }
+
+    # the three kinds
+
+    def supplier(self, place: Place, body: str | None = None) -> dict[str, Any]:
+        """A supplier of `place`; `body` (the organization code's) is drawn unless given."""
+        rng = self.rng
+        variant = PICK_VARIANT.pick(rng)
+        size = PICK_SIZE.pick(rng)
+        county = self.county_of(place)
+        capital: int | None = rng.choice(CAPITAL[size])
+        qualifications: list[dict[str, Any]] = []
+        legal_form, authority, statewide = "other", "91", False
+        scope_codes: tuple[str, ...] = ()
+        name = ""
+        if variant == "public":  # a public institution selling services (testing, surveys …)
+            unit, scope_codes = rng.choice(PUBLIC_SUPPLIERS)
+            if self.take(OrgKind.supplier, place.full_name + unit):
+                legal_form, authority, size, name = (
+                    "public_institution",
+                    "12",
+                    "medium",
+                    place.full_name + unit,
+                )
+            else:
+                variant = "company"
+        if variant == "company":
+            trade, _, codes = PICK_TRADE.pick(rng)
+            suffix, legal_form, _, _ = PICK_FORM[size].pick(rng)
+            roll = rng.random()
+            if (size in ("medium", "large") and roll < 0.5) or roll < 0.15:
+                head = "内蒙古"
+            elif place.level == "county" and roll < 0.45:
+                head = place.full_name
+            else:
+                head = place.prefecture_name
+            statewide = head == "内蒙古"
+            name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}{trade}{suffix}")
+            scope = self.scope(codes)
+            if trade in QUALIFICATIONS or rng.random() < 0.4:
+                qualifications.append(self.qualification(trade, place))
+        else:
+            if variant == "accounting":
+                legal_form, scope_codes = "partnership", ("C2302", "C2303", "C2304", "C2003")
+                head = place.prefecture_name
+                name = self.unique(
+                    OrgKind.supplier, lambda core: f"{head}{core}会计师事务所(普通合伙)"
+                )
+            elif variant == "law":
+                legal_form, authority, scope_codes = "partnership", "31", ("C2301",)
+                statewide = rng.random() < 0.5
+                head = "内蒙古" if statewide else place.prefecture_name
+                name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}律师事务所")
+            elif variant == "sole":
+                legal_form = "sole_proprietorship"
+                trade, _, scope_codes = rng.choice(TRADES[:12])
+                name = self.unique(
+                    OrgKind.supplier, lambda core: f"{county.full_name}{core}{trade}中心"
+                )
+            elif variant == "individual":
+                legal_form, authority, capital = "individual_business", "92", None
+                shop, scope_codes = rng.choice(INDIVIDUAL_SHOPS)
+                name = self.unique(OrgKind.supplier, lambda core: f"{county.full_name}{core}{shop}")
+            elif variant == "cooperative":
+                authority = "93"
+                shop, scope_codes = rng.choice(COOPERATIVES)
+                name = self.unique(OrgKind.supplier, lambda core: f"{county.full_name}{core}{shop}")
+            elif variant == "social":
+                authority = "52"
+                unit, scope_codes = rng.choice(SOCIAL_UNITS)
+                head = place.prefecture_name
+                name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}{unit}")
+            if variant != "public":
+                size = (
+                    "micro" if variant in ("sole", "individual") else rng.choice(("micro", "small"))
+                )
+                capital = None if capital is None else rng.choice(CAPITAL[size])
+            scope = self.scope(scope_codes, 1, 3)
+        if body is None:
+            bodies = {"52": self.social_bodies, "12": self.institution_bodies}
+            body = bodies.get(authority, self.company_bodies).body()
+        if authority in ("31", "52"):  # registered by the league's or the region's department
+            code_region = "150000" if statewide else place.prefecture
+        else:
+            code_region = self.code_region(place, statewide)
+        accounts = [self.bank_account(name, place)]
+        if size in ("medium", "large") and rng.random() < 0.3:
+            accounts.append(self.bank_account(name, place))
+        return {
+            "uscc": make_uscc(authority, code_region, body),
+            "name": name,
+            "region_code": place.code,
+            "address": self.address(place),
+            "contacts": self.contacts(place, CONTACT_ROLES, rng.choice((1, 1, 2))),
+            "legal_form": legal_form,
+            "size": size,
+            "legal_representative": self.person(place),
+            "registered_capital": f"{capital}.00" if capital is not None else None,
+            "business_scope": scope,
+            "qualifications": qualifications,
+            "bank_accounts": accounts,
+        }
+
+    def agent(self, place: Place) -> dict[str, Any]:
+        rng = self.rng
+        statewide = rng.random() < 0.45
+        head = "内蒙古" if statewide else place.prefecture_name
+        suffix = rng.choice(AGENT_SUFFIXES)
+        name = self.unique(OrgKind.agent, lambda core: f"{head}{core}{suffix}")
+        scope = ["A", "B", "C"] if rng.random() < 0.4 else self.scope(AGENT_SCOPE, 3, 6)
+        staff = [
+            {
+                "name": self.person(place)["name"],
+                "title": rng.choice(AGENT_TITLES),
+                "certificate": f"ZB{rng.randint(2015, 2024)}{rng.randrange(10**6):06d}"
+                if rng.random() < 0.6
+                else None,
+            }
+            for _ in range(rng.randint(2, 8))
+        ]
+        qualifications = []
+        if "工程" in suffix or "造价" in suffix:
+            start = date(2021, 1, 1) + timedelta(days=rng.randrange(3 * 365))
+            qualifications.append(
+                {
+                    "name": "工程咨询单位乙级资信",
+                    "number": f"乙{rng.randrange(10**9):09d}",
+                    "issuer": "内蒙古自治区工程咨询协会",
+                    "valid_from": start.isoformat(),
+                    "valid_to": (start + timedelta(days=3 * 365)).isoformat(),
+                }
+            )
+        code_region = self.code_region(place, statewide)
+        return {
+            "uscc": make_uscc("91", code_region, self.company_bodies.body()),
+            "name": name,
+            "region_code": place.code,
+            "address": self.address(place),
+            "contacts": self.contacts(place, CONTACT_ROLES, rng.choice((1, 2))),
+            "legal_representative": self.person(place),
+            "business_scope": scope,
+            "qualifications": qualifications,
+            "staff": staff,
+        }
+
+    def purchaser(self, place: Place) -> dict[str, Any]:
+        """A government organ (局, 委员会; code 11) or a public institution (school, hospital,
+        centre; code 12) of the place; schools and hospitals name their supervising organ."""
+        rng = self.rng
+        if rng.random() < 0.22:
+            bureau = rng.choice(BUREAU_TYPES)
+            name = place.full_name + bureau
+            if self.take(OrgKind.purchaser, name):
+                uscc = _organ_uscc(place.code, BUREAU_TYPES.index(bureau))
+                return self._purchaser_data(place, uscc, name, None)
+        pattern, parent_type, _ = PICK_INSTITUTION.pick(rng)
+        name = place.full_name + pattern
+        if "{n}" in pattern or not self.take(OrgKind.purchaser, name):
+            if "{n}" not in pattern:  # that one exists here already: another numbered school
+                pattern, parent_type = "第{n}小学", 0
+            key = place.code + pattern
+            self.numbered[key] += 1
+            name = place.full_name + pattern.format(n=_chinese_number(self.numbered[key]))
+            self.names[OrgKind.purchaser].add(name)
+        parent = _organ_uscc(place.code, parent_type) if parent_type >= 0 else None
+        code_region = place.code if rng.random() < 0.85 else place.prefecture
+        uscc = make_uscc("12", code_region, self.institution_bodies.body())
+        return self._purchaser_data(place, uscc, name, parent)
+
+    def _purchaser_data(
+        self, place: Place, uscc: str, name: str, parent: str | None
+    ) -> dict[str, Any]:
+        rng = self.rng
+        return {
+            "uscc": uscc,
+            "name": name,
+            "region_code": place.code,
+            "address": self.address(place),
+            "contacts": self.contacts(place, PURCHASER_ROLES, 1),
+            "budget_unit_code": f"{place.code}{rng.randrange(1, 1000):03d}",
+            "parent_uscc": parent,
+        }
+
+    # the lifecycle
+
+    def organization(self, index: int) -> DemoOrg:
+        rng = self.rng
+        extra: str | None = None
+        if index < len(OPENING):
+            kind, status, extra = OPENING[index]
+        else:
+            kind = PICK_KIND.pick(rng)
+            status = PICK_STATUS[kind].pick(rng)
+        place = self.place(index)
+        payload = {
+            OrgKind.supplier: self.supplier,
+            OrgKind.agent: self.agent,
+            OrgKind.purchaser: self.purchaser,
+        }[kind](place)
+        org_id = _opaque_id(organizations.ID_PREFIX[kind], f"demo:{self.seed}:{index}")
+        reason: str | None = None
+        cancel_from_draft = False
+        if status is Status.returned:
+            reason = rng.choice(RETURN_REASONS)
+        elif status is Status.suspended:
+            reason = rng.choice(SUSPEND_REASONS[kind])
+        elif status is Status.cancelled:
+            cancel_from_draft = rng.random() < 0.3
+            reason = rng.choice(DRAFT_CANCEL_REASONS if cancel_from_draft else CANCEL_REASONS[kind])
+        change = None
+        change_approved = False
+        debarment = None
+        if kind is OrgKind.supplier and status is Status.active:
+            roll = rng.random()
+            if extra == "change" or (extra is None and roll < PENDING_CHANGE_SHARE):
+                change = self.change(place, payload)
+            elif extra == "debarment" or (
+                extra is None and roll < PENDING_CHANGE_SHARE + DEBARRED_SHARE
+            ):
+                debarment = rng.choice(DEBARMENT_GROUNDS)
+            elif extra is None and roll < PENDING_CHANGE_SHARE + DEBARRED_SHARE + CHANGED_SHARE:
+                change, change_approved = self.change(place, payload), True
+        return DemoOrg(
+            index=index,
+            id=org_id,
+            kind=kind,
+            status=status,
+            payload=payload,
+            reason=reason,
+            cancel_from_draft=cancel_from_draft,
+            change=change,
+            change_approved=change_approved,
+            debarment=debarment,
+        )
+
+    def change(self, place: Place, payload: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        what = rng.choice(("address", "capital", "scope"))
+        if what == "capital" and payload.get("registered_capital"):
+            capital = int(float(payload["registered_capital"])) * rng.choice((2, 3, 5))
+            return {"registered_capital": f"{capital}.00"}
+        if what == "scope":
+            extra = _full_code(rng.choice(("C2312", "C2313", "C1607", "A0202")))
+            if extra not in payload["business_scope"]:
+                return {"business_scope": sorted([*payload["business_scope"], extra])}
+        new_address = self.address(place)
+        while new_address == payload.get("address"):
+            new_address = self.address(place)
+        return {"address": new_address}
+
+
+def _organ_uscc(region: str, bureau_type: int) -> str:
+    """A government organ's code: one per bureau type and region (so schools can name theirs)."""
+    return make_uscc("11", region, f"0{bureau_type:02d}{region[2:]}0")
+
+
+def plan_demo_organizations(count: int, seed: int = DEFAULT_SEED) -> list[DemoOrg]:
+    """The records `seed_demo_organizations` creates, without a database. Deterministic: the same
+    seed gives the same records, and the plan for N is the first N of the plan for N + k."""
+    generator = _Generator(seed)
+    return [generator.organization(i) for i in range(count)]
+
+
+# --- seeding through the services ---------------------------------------------------------------
+
+
+@dataclass
+class DemoReport:
+    requested: int
+    seed: int
+    created: int = 0
+    skipped: int = 0  # already there (same id or same code): an earlier run with this seed
+    by_kind: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    change_requests: int = 0  # left pending
+    changes_approved: int = 0
+    debarments: int = 0
+    warnings: int = 0  # records whose code names another region (the API's hint)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items()))
+        states = ", ".join(f"{k} {n}" for k, n in sorted(self.by_status.items()))
+        return (
+            f"demo organizations: {self.created} created ({kinds or '-'}), {self.skipped} already "
+            f"present; states: {states or '-'}; {self.change_requests} pending change requests, "
+            f"{self.changes_approved} approved ones, {self.debarments} debarments; "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def _clerk(region: str) -> Principal:
+    place = _regions().by_code.get(region)
+    bureau = place.bureau if place else "内蒙古自治区财政厅"
+    return Principal(
+        PrincipalKind.staff,
+        f"demo-seed:{region}",
+        f"{bureau}(演示数据)",
+        region_code=region,
+        role=StaffRole.reviewer,
+    )
+
+
+def _owner(org: DemoOrg) -> Principal:
+    contacts = org.payload.get("contacts") or [{"name": "经办人"}]
+    return Principal(
+        PrincipalKind.self_service,
+        f"demo-seed:{org.id}",
+        contacts[0]["name"],
+        entity_kind=EntityKind(org.kind.value),
+        entity_id=org.id,
+    )
+
+
+def _present(session: Session, plan: list[DemoOrg]) -> tuple[set[str], set[tuple[str, str]]]:
+    ids: set[str] = set()
+    codes: set[tuple[str, str]] = set()
+    for start in range(0, len(plan), 1000):
+        chunk = plan[start : start + 1000]
+        rows = session.exec(
+            select(Organization.id, Organization.kind, Organization.uscc).where(
+                (col(Organization.id).in_([o.id for o in chunk]))
+                | (col(Organization.uscc).in_([o.payload["uscc"] for o in chunk]))
+            )
+        ).all()
+        for org_id, kind, uscc in rows:
+            ids.add(org_id)
+            codes.add((kind, uscc))
+    return ids, codes
+
+
+def _no_version_check(_: int) -> None:
+    return None
+
+
+def _create(session: Session, org: DemoOrg, report: DemoReport) -> None:
+    kind, region = org.kind, org.payload["region_code"]
+    clerk = _clerk(region)
+
+    def move(name: str, reason: str | None = None, until: date | None = None) -> None:
+        organizations.transition(
+            session, kind=kind, org_id=org.id, name=name, actor=clerk, reason=reason, until=until
+        )
+
+    row = organizations.register(
+        session, kind=kind, payload=org.payload, actor=clerk, org_id=org.id
+    )
+    report.warnings += bool(row.warnings)
+    if org.status is Status.cancelled and org.cancel_from_draft:
+        move("cancel", org.reason)
+    elif org.status is not Status.draft:
+        move("submit")
+        if org.status is Status.returned:
+            move("return", org.reason)
+        elif org.status is not Status.submitted:
+            move("approve")
+            if org.status is Status.suspended:
+                # a third of the suspensions run until a date; deterministic from the index
+                until = date.today() + timedelta(days=90) if org.index % 3 == 0 else None
+                move("suspend", org.reason, until)
+            elif org.status is Status.cancelled:
+                move("cancel", org.reason)
+    if org.change is not None:
+        row = organizations.edit(
+            session,
+            kind=kind,
+            org_id=org.id,
+            patch=org.change,
+            actor=_owner(org),
+            check_version=_no_version_check,
+        )
+        if org.change_approved and row.pending_change_request:
+            organizations.decide_change_request(
+                session,
+                kind=kind,
+                org_id=org.id,
+                request_id=row.pending_change_request,
+                decision="approve",
+                actor=clerk,
+                reason=None,
+            )
+            report.changes_approved += 1
+        else:
+            report.change_requests += 1
+    if org.debarment is not None:
+        reason, basis = org.debarment
+        starts = date.today() - timedelta(days=30 + org.index % 300)
+        debarments.issue(
+            session,
+            kind=kind,
+            org_id=org.id,
+            body=DebarmentCreate(
+                authority=clerk.name.removesuffix("(演示数据)"),
+                legal_basis=basis,
+                reason=reason,
+                starts_on=starts,
+                ends_on=starts + timedelta(days=365 * (1 + org.index % 3)),
+            ),
+            actor=clerk,
+        )
+        report.debarments += 1
+
+
+def seed_demo_organizations(
+    session: Session, *, count: int, seed: int = DEFAULT_SEED, progress: Progress | None = None
+) -> DemoReport:
+    """Create `count` demo organizations through the services (events, history, change feed).
+
+    Runs in the caller's transaction (it only flushes). Records of an earlier run with the same
+    seed are skipped, so a larger `count` adds the missing ones. Flushed objects are detached
+    every 500 records to keep memory flat: the caller should not rely on objects it added
+    before the call staying attached.
+    """
+    began = time.monotonic()
+    report = DemoReport(requested=count, seed=seed)
+    plan = plan_demo_organizations(count, seed)
+    ids, codes = _present(session, plan)
+    for done, org in enumerate(plan, start=1):
+        if org.id in ids or (org.kind.value, org.payload["uscc"]) in codes:
+            report.skipped += 1
+        else:
+            _create(session, org, report)
+            report.created += 1
+            report.by_kind[org.kind.value] += 1
+            report.by_status[org.status.value] += 1
+        if done % 500 == 0:
+            session.flush()
+            session.expunge_all()
+        if progress is not None:
+            progress(done, count)
+    session.flush()
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def organizations_present(session: Session) -> bool:
+    return session.exec(select(func.count()).select_from(Organization)).one() > 0
+
+
+def seed_with_progress(
+    session: Session, *, count: int, seed: int = DEFAULT_SEED, console: Any = None
+) -> DemoReport:
+    """`seed_demo_organizations` under a rich progress bar (for the command line)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]演示数据 demo organizations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("seed", total=count)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return seed_demo_organizations(session, count=count, seed=seed, progress=advance)
+
+
+# --- bulk (benchmarks only) ---------------------------------------------------------------------
+
+BULK_COLUMNS = (
+    "id",
+    "kind",
+    "uscc",
+    "name",
+    "region_code",
+    "status",
+    "size",
+    "business_scope",
+    "data",
+    "version",
+    "submitted_at",
+    "approved_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _copy_text(value: str) -> str:
+    """Escape a value for COPY's text format."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def bulk_supplier_rows(
+    count: int, seed: int = DEFAULT_SEED, *, start: int = 0
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(id, data) of bulk suppliers `start` … `start + count - 1`, data as SupplierData dumps it.
+
+    Ids and code bodies (``MB`` namespace) are functions of (seed, index): bulk rows never
+    collide with demo records, nor with another batch of the same seed at other indexes. Names
+    are not kept unique at this scale.
+    """
+    generator = _Generator(f"bulk:{seed}:{start}")
+    bodies = _Bodies(random.Random(f"bulk:{seed}"), "MB", (USCC_ALPHABET,) * 6)  # noqa: S311
+    names = generator.names[OrgKind.supplier]
+    for index in range(start, start + count):
+        data = generator.supplier(generator.weighted_place(), bodies.body(index))
+        names.clear()
+        yield _opaque_id("sup", f"bulk:{seed}:{index}"), data
+
+
+def bulk_insert_suppliers(
+    connection: Any,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    *,
+    start: int = 0,
+    progress: Progress | None = None,
+) -> int:
+    """FOR BENCHMARKS ONLY: COPY `count` active suppliers into `organizations`.
+
+    `connection` is a psycopg connection or a SQLAlchemy `Connection` (its psycopg connection is
+    used, inside its transaction); the caller commits. Rows are active and approved, their data
+    valid against SupplierData and their projections (uscc, name, region, size, scope) filled —
+    but no event is written (no history, no change feed), and nothing is validated against the
+    database: load into a migrated, seeded registry, once per (seed, index range).
+    """
+    from psycopg.copy import QueuedLibpqWriter
+
+    raw = connection
+    if isinstance(connection, SAConnection):
+        raw = connection.connection.driver_connection
+    rng = random.Random(f"bulk-times:{seed}")  # noqa: S311 - demo data
+    epoch = datetime(2023, 1, 1, tzinfo=UTC)
+    span = int((datetime(2026, 6, 30, tzinfo=UTC) - epoch).total_seconds())
+    statement = f"COPY organizations ({', '.join(BULK_COLUMNS)}) FROM STDIN"
+    written = 0
+    buffer = io.StringIO()
+    with raw.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+        for org_id, data in bulk_supplier_rows(count, seed, start=start):
+            approved = epoch + timedelta(seconds=rng.randrange(span))
+            submitted = approved - timedelta(seconds=rng.randrange(3600, 14 * 86400))
+            created = submitted - timedelta(seconds=rng.randrange(600, 7 * 86400))
+            buffer.write(
+                "\t".join(
+                    (
+                        org_id,
+                        "supplier",
+                        data["uscc"],
+                        _copy_text(data["name"]),
+                        data["region_code"],
+                        "active",
+                        data["size"],
+                        "{" + ",".join(data["business_scope"]) + "}",
+                        _copy_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"))),
+                        "3",
+                        submitted.isoformat(),
+                        approved.isoformat(),
+                        created.isoformat(),
+                        approved.isoformat(),
+                    )
+                )
+                + "\n"
+            )
+            written += 1
+            if written % 2000 == 0:
+                copy.write(buffer.getvalue())
+                buffer = io.StringIO()
+                if progress is not None:
+                    progress(written, count)
+        if buffer.tell():
+            copy.write(buffer.getvalue())
+    if progress is not None:
+        progress(written, count)
+    return written
+
+
+# --- python -m registry.demo --------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a thin wrapper
+    import argparse
+
+    from rich.console import Console
+
+    from registry import migrate
+    from registry.cli import database
+    from registry.config import get_settings
+    from registry.db import session_scope
+    from registry.seed import seed_reference_data
+
+    parser = argparse.ArgumentParser(prog="python -m registry.demo", description=__doc__)
+    parser.add_argument("--orgs", type=int, default=0, help="demo organizations (services)")
+    parser.add_argument(
+        "--bulk-suppliers", type=int, default=0, help="COPY active suppliers (benchmarks only)"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--start", type=int, default=0, help="first bulk index (for batches)")
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    with database(get_settings()) as engine:
+        migrate.upgrade(engine)
+        with session_scope(engine) as session:
+            seed_reference_data(session, only_if_empty=True)
+            if args.orgs:
+                report = seed_with_progress(
+                    session, count=args.orgs, seed=args.seed, console=console
+                )
+                console.print(report.summary())
+        if args.bulk_suppliers:
+            began = time.monotonic()
+            with engine.begin() as conn:
+                written = bulk_insert_suppliers(
+                    conn, args.bulk_suppliers, args.seed, start=args.start
+                )
+            console.print(f"bulk: {written} suppliers in {time.monotonic() - began:.1f} s")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

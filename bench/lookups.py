@@ -43,7 +43,9 @@ RESULTS = ROOT / "bench" / "results" / "lookups.txt"
 # --- a minimal HTTP/1.1 keep-alive client ------------------------------------------------------
 
 
-async def _one_connection(port: int, requests: list[bytes], deadline: float, latencies: list[float]) -> int:
+async def _one_connection(
+    port: int, requests: list[bytes], deadline: float, latencies: list[float]
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -68,10 +70,17 @@ async def _one_connection(port: int, requests: list[bytes], deadline: float, lat
     return done
 
 
-async def _load(port: int, requests: list[bytes], seconds: float, connections: int) -> tuple[float, list[float]]:
+async def _load(
+    port: int, requests: list[bytes], seconds: float, connections: int
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     # warm-up (connections, caches, the server's first requests)
-    await asyncio.gather(*[_one_connection(port, requests, time.perf_counter() + 1.0, []) for _ in range(connections)])
+    await asyncio.gather(
+        *[
+            _one_connection(port, requests, time.perf_counter() + 1.0, [])
+            for _ in range(connections)
+        ]
+    )
     start = time.perf_counter()
     deadline = start + seconds
     counts = await asyncio.gather(
@@ -80,7 +89,9 @@ async def _load(port: int, requests: list[bytes], seconds: float, connections: i
     return sum(counts) / (time.perf_counter() - start), latencies
 
 
-def load(port: int, requests: list[bytes], seconds: float, connections: int) -> tuple[float, list[float]]:
+def load(
+    port: int, requests: list[bytes], seconds: float, connections: int
+) -> tuple[float, list[float]]:
     import uvloop
 
     return uvloop.run(_load(port, requests, seconds, connections))
@@ -108,12 +119,17 @@ def build_database(url: str, suppliers: int) -> None:
         s.commit()
     engine.dispose()
     with psycopg.connect(_libpq(url)) as conn:
-        have = conn.execute("SELECT count(*) FROM organizations WHERE kind = 'supplier'").fetchone()[0]
+        have = conn.execute(
+            "SELECT count(*) FROM organizations WHERE kind = 'supplier'"
+        ).fetchone()[0]
         if have < suppliers:
             started = time.perf_counter()
             bulk_insert_suppliers(conn, suppliers - have, seed=have + 1)
             conn.commit()
-            print(f"inserted {suppliers - have} suppliers in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(
+                f"inserted {suppliers - have} suppliers in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
         conn.execute("ANALYZE organizations")
         conn.commit()
 
@@ -125,16 +141,21 @@ def _libpq(url: str) -> str:
 def sample_keys(url: str, n: int) -> tuple[list[str], list[str]]:
     with psycopg.connect(_libpq(url)) as conn:
         rows = conn.execute(
-            "SELECT id, uscc FROM organizations TABLESAMPLE SYSTEM (1) WHERE kind = 'supplier' LIMIT %s", (n,)
+            "SELECT id, uscc FROM organizations TABLESAMPLE SYSTEM (1) WHERE kind = 'supplier' LIMIT %s",
+            (n,),
         ).fetchall()
         if len(rows) < n:
-            rows = conn.execute("SELECT id, uscc FROM organizations WHERE kind = 'supplier' LIMIT %s", (n,)).fetchall()
+            rows = conn.execute(
+                "SELECT id, uscc FROM organizations WHERE kind = 'supplier' LIMIT %s", (n,)
+            ).fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def raw_sql(url: str, ids: list[str], seconds: float) -> tuple[float, list[float]]:
     """The lookup's essential query, prepared, over one connection."""
-    query = "SELECT id, status, version, data FROM organizations WHERE id = %s AND kind = 'supplier'"
+    query = (
+        "SELECT id, status, version, data FROM organizations WHERE id = %s AND kind = 'supplier'"
+    )
     latencies = []
     with psycopg.connect(_libpq(url), prepare_threshold=0) as conn:
         for key in ids[:200]:
@@ -246,9 +267,9 @@ def main() -> None:
         " client, servers and PostgreSQL share the machine",
         "",
         f"{'single lookup by id':48} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
-        f"{'bare FastAPI route, constant body':48} {bare_rps:9.0f} {pct(bare_lat, .5):8.2f} {pct(bare_lat, .99):8.2f}",
-        f"{'registry GET /v1/suppliers/{id} (full stack)':48} {app_rps:9.0f} {pct(app_lat, .5):8.2f} {pct(app_lat, .99):8.2f}",
-        f"{'raw SQL over psycopg (1 connection, prepared)':48} {sql_qps:9.0f} {pct(sql_lat, .5):8.2f} {pct(sql_lat, .99):8.2f}",
+        f"{'bare FastAPI route, constant body':48} {bare_rps:9.0f} {pct(bare_lat, 0.5):8.2f} {pct(bare_lat, 0.99):8.2f}",
+        f"{'registry GET /v1/suppliers/{id} (full stack)':48} {app_rps:9.0f} {pct(app_lat, 0.5):8.2f} {pct(app_lat, 0.99):8.2f}",
+        f"{'raw SQL over psycopg (1 connection, prepared)':48} {sql_qps:9.0f} {pct(sql_lat, 0.5):8.2f} {pct(sql_lat, 0.99):8.2f}",
         f"ratio registry / bare route: {app_rps / bare_rps:.2f}   (goal >= 0.50)",
         f"ratio registry / raw SQL:    {app_rps / sql_qps:.2f}",
         "",

@@ -216,7 +216,6 @@ def upgrade() -> None:
         op.f("ix_debarments_organization_id"), "debarments", ["organization_id"], unique=False
     )
 
-
     # Registered records, their change requests and debarments are never deleted: they are
     # cancelled, withdrawn or revoked, so ids are never reused and history stays whole.
     op.execute(

@@ -21,7 +21,11 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_session(request: Request) -> Session:
+# The dependencies below are `async def` on purpose: they do no I/O, and a sync dependency
+# would cost a trip to the thread pool on every request.
+
+
+async def get_session(request: Request) -> Session:
     """The request's session; `api/routing.py` opened it and commits or rolls it back."""
     session: Session = request.state.db
     return session
@@ -55,7 +59,7 @@ def resolve_principal(request: Request) -> Principal:
     return principal
 
 
-def _current_principal(
+async def _current_principal(
     request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     return resolve_principal(request)
@@ -70,7 +74,7 @@ def require(policy: RoutePolicy) -> Any:
     The route walk test finds every route's policy through the `route_policy` attribute.
     """
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not policy.allows(principal):
             if principal.is_anonymous:
                 raise Unauthorized("请先登录", code="authentication_required")
@@ -107,7 +111,7 @@ def etag_for(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match_version(
+async def if_match_version(
     if_match: Annotated[
         str | None, Header(description="记录的 ETag(乐观并发控制,更新时必填)")
     ] = None,

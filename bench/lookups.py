@@ -124,7 +124,7 @@ def build_database(url: str, suppliers: int) -> None:
         ).fetchone()[0]
         if have < suppliers:
             started = time.perf_counter()
-            bulk_insert_suppliers(conn, suppliers - have, seed=have + 1)
+            bulk_insert_suppliers(conn, suppliers - have, start=have)
             conn.commit()
             print(
                 f"inserted {suppliers - have} suppliers in {time.perf_counter() - started:.0f} s",
@@ -250,7 +250,8 @@ def main() -> None:
             t = time.perf_counter()
             for _ in range(args.batches):
                 conn.execute(
-                    "SELECT id, status, version, data FROM organizations WHERE kind = 'supplier' AND uscc = ANY(%s)",
+                    "SELECT id, status, version, data FROM organizations"
+                    " WHERE kind = 'supplier' AND uscc = ANY(%s) AND status <> 'cancelled'",
                     (random.sample(usccs, 1000),),
                 ).fetchall()
             sql_batch_ms = (time.perf_counter() - t) * 1000 / args.batches

@@ -35,7 +35,7 @@ from auth.policy import ROOT_REGION
 from auth.principals import Principal, PrincipalKind
 from models.account import StaffRole
 from models.organization import OrgKind, Status
-from registry import lifecycle, organizations
+from registry import organizations
 from registry.codes import is_region_code
 from registry.errors import BadRequest, RegistryError, Unprocessable
 from registry.identifiers import IdentifierError, to_half_width, validate_uscc
@@ -428,23 +428,9 @@ def _normalized_uscc(value: str) -> str | None:
 
 
 def _submit(session: Session, kind: OrgKind, row: OrgRow, actor: Principal | None) -> OrgRow:
-    if actor is not None:
-        return organizations.transition(
-            session, kind=kind, org_id=row.org.id, name="submit", actor=actor
-        )
-    # the operator: outside the jurisdiction policy, same transition and event as the API's
-    org = row.org
-    move = lifecycle.check("submit", Status(org.status), None)
-    before = org.status
-    org.status = move.target.value
-    org.submitted_at = datetime.now(UTC)
-    org.version += 1
-    session.add(org)
-    session.flush()
-    organizations.record_event(
-        session, org, "submit", None, changes={"status": [before, org.status]}
+    return organizations.transition(
+        session, kind=kind, org_id=row.org.id, name="submit", actor=actor
     )
-    return OrgRow(org, row.debarred, row.pending_change_request, row.warnings)
 
 
 # --- import -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from api.deps import CurrentPrincipal, CursorParam, IfMatch, Limit, SessionDep, etag_for, require
 from api.errors import problem_responses
@@ -24,6 +24,7 @@ from models.organization import (
     TransitionBody,
 )
 from registry import lifecycle, organizations
+from registry.catalog import parse_code
 from registry.organizations import OrgFilters, OrgRow
 
 PLURAL = {OrgKind.purchaser: "purchasers", OrgKind.agent: "agents", OrgKind.supplier: "suppliers"}
@@ -65,6 +66,32 @@ EXAMPLES: dict[OrgKind, dict[str, Any]] = {
         "budget_unit_code": "150102001",
     },
 }
+
+
+async def org_filters(
+    within: Annotated[str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")] = None,
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="状态(可多选)")
+    ] = None,
+    size: Annotated[list[EnterpriseSize] | None, Query(description="企业规模(可多选)")] = None,
+    scope: Annotated[
+        str | None, Query(max_length=16, description="经营范围包含该品目或其下级")
+    ] = None,
+    eligible: Annotated[bool | None, Query(description="可参加政府采购活动")] = None,
+    name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
+) -> OrgFilters:
+    """The list filters, shared by the list and the export of each kind."""
+    return OrgFilters(
+        within=within,
+        status=status_,
+        size=size,
+        scope=parse_code(scope) if scope else None,
+        eligible=eligible,
+        name=name,
+    )
+
+
+OrgFiltersDep = Annotated[OrgFilters, Depends(org_filters)]
 
 
 def _out(row: OrgRow, actor: Principal, response: Response | None = None) -> OrganizationOut:
@@ -119,36 +146,16 @@ def build_router(kind: OrgKind) -> APIRouter:
     def list_(
         session: SessionDep,
         actor: CurrentPrincipal,
+        filters: OrgFiltersDep,
         limit: Limit = 50,
         cursor: CursorParam = None,
-        within: Annotated[
-            str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")
-        ] = None,
-        status_: Annotated[
-            list[Status] | None, Query(alias="status", description="状态(可多选)")
-        ] = None,
-        size: Annotated[list[EnterpriseSize] | None, Query(description="企业规模(可多选)")] = None,
-        scope: Annotated[
-            str | None, Query(max_length=16, description="经营范围包含该品目或其下级")
-        ] = None,
-        eligible: Annotated[bool | None, Query(description="可参加政府采购活动")] = None,
-        name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
     ) -> Page[OrganizationOut]:
-        from registry.catalog import parse_code
-
         after = decode_cursor(cursor, 1)
         rows = organizations.list_orgs(
             session,
             kind=kind,
             actor=actor,
-            filters=OrgFilters(
-                within=within,
-                status=status_,
-                size=size,
-                scope=parse_code(scope) if scope else None,
-                eligible=eligible,
-                name=name,
-            ),
+            filters=filters,
             after=after[0] if after else None,
             limit=limit,
         )

@@ -7,13 +7,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentPrincipal, SessionDep, require
 from api.errors import problem_responses
+from api.routers.organizations import OrgFiltersDep
 from api.routing import UnitOfWorkRoute
 from auth.policy import PUBLIC, STAFF
 from auth.principals import Principal
-from models.organization import EnterpriseSize, OrgKind, Status
+from models.organization import OrgKind
 from registry import transfer
 from registry.errors import Unprocessable
-from registry.organizations import KIND_LABEL, OrgFilters
+from registry.organizations import KIND_LABEL
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -99,32 +100,11 @@ def build_router(kind: OrgKind) -> APIRouter:
     def export(
         session: SessionDep,
         actor: CurrentPrincipal,
+        filters: OrgFiltersDep,
         fmt: Annotated[
             transfer.ExportFormat, Query(alias="format", description="文件格式:csv 或 xlsx")
         ] = "csv",
-        within: Annotated[
-            str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")
-        ] = None,
-        status_: Annotated[
-            list[Status] | None, Query(alias="status", description="状态(可多选)")
-        ] = None,
-        size: Annotated[list[EnterpriseSize] | None, Query(description="企业规模(可多选)")] = None,
-        scope: Annotated[
-            str | None, Query(max_length=16, description="经营范围包含该品目或其下级")
-        ] = None,
-        eligible: Annotated[bool | None, Query(description="可参加政府采购活动")] = None,
-        name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
     ) -> Response:
-        from registry.catalog import parse_code
-
-        filters = OrgFilters(
-            within=within,
-            status=status_,
-            size=size,
-            scope=parse_code(scope) if scope else None,
-            eligible=eligible,
-            name=name,
-        )
         content = transfer.export_organizations(
             session, kind=kind, actor=actor, filters=filters, fmt=fmt
         )

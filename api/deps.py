@@ -111,12 +111,8 @@ def etag_for(version: int) -> str:
     return f'"{version}"'
 
 
-async def if_match_version(
-    if_match: Annotated[
-        str | None, Header(description="记录的 ETag(乐观并发控制,更新时必填)")
-    ] = None,
-) -> Callable[[int], None]:
-    """Returns a checker the route calls with the current version (428 without, 412 stale)."""
+def version_check(if_match: str | None) -> Callable[[int], None]:
+    """A checker the service calls with the record's current version (428 without, 412 stale)."""
 
     def check(current: int) -> None:
         if if_match is None:
@@ -129,6 +125,14 @@ async def if_match_version(
         )
 
     return check
+
+
+async def if_match_version(
+    if_match: Annotated[
+        str | None, Header(description="记录的 ETag(乐观并发控制,更新时必填)")
+    ] = None,
+) -> Callable[[int], None]:
+    return version_check(if_match)
 
 
 IfMatch = Annotated[Callable[[int], None], Depends(if_match_version)]

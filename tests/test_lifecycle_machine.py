@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 )
 from sqlmodel import Session, col, select
 
-from api.deps import if_match_version
+from api.deps import version_check
 from auth.principals import ANONYMOUS, Principal
 from models.account import EntityKind, StaffRole
 from models.change_request import ChangeRequest
@@ -324,7 +324,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 org_id=m.org_id,
                 patch=patch,
                 actor=self.principals[actor],
-                check_version=if_match_version(f'"{m.version + 1 if stale else m.version}"'),
+                check_version=version_check(f'"{m.version + 1 if stale else m.version}"'),
             ),
             f"edit {patch} by {actor} in {m.status}",
         )
@@ -579,7 +579,7 @@ def _active_supplier(session: Session, *, with_closed_request: bool = False) -> 
             org_id=org_id,
             patch={"name": NEW_NAME},
             actor=COUNTY,
-            check_version=if_match_version('"3"'),
+            check_version=version_check('"3"'),
         )
         request_id = row.pending_change_request or ""
         organizations.decide_change_request(

@@ -57,6 +57,7 @@ from models.organization import Organization, OrgKind, Status
 from registry import debarments, organizations
 from registry.catalog import DEFAULT_CATALOG_FILE
 from registry.identifiers import make_uscc
+from registry.ids import encode_id
 from registry.regions import DEFAULT_REGION_FILE
 
 DEFAULT_SEED = 2026
@@ -440,7 +441,6 @@ DEBARRED_SHARE = 0.025  # of active suppliers
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters (no I, O, S, V, Z)
 USCC_LETTERS = USCC_ALPHABET[10:]  # 21
-_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # registry.ids
 
 
 class _Bodies:
@@ -475,12 +475,10 @@ class _Bodies:
 
 
 def _opaque_id(prefix: str, tag: str) -> str:
-    value = int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=10).digest(), "big")
-    chars = []
-    for _ in range(16):
-        value, index = divmod(value, 32)
-        chars.append(_ID_ALPHABET[index])
-    return f"{prefix}_{''.join(chars)}"
+    """Deterministic demo ids, in the same form as `registry.ids.new_id`."""
+    return encode_id(
+        prefix, int.from_bytes(hashlib.blake2b(tag.encode(), digest_size=10).digest(), "big")
+    )
 
 
 def _parse_years(entry: str) -> tuple[int, int, str]:

@@ -12,7 +12,7 @@ from sqlalchemy import text, tuple_
 from sqlmodel import Session, col, select
 
 from auth.principals import Principal
-from models.event import Event
+from models.event import Event, FeedItem, FeedPage
 from registry.errors import BadRequest
 
 OPERATOR = "operator"  # the command line, acting outside the API
@@ -112,9 +112,31 @@ def feed(
     return list(session.exec(query.order_by(col(Event.xid), col(Event.seq)).limit(limit)).all())
 
 
-def feed_horizon(session: Session) -> int:
-    return int(
-        session.execute(
-            text("SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-        ).scalar_one()
-    )
+def feed_page(
+    session: Session, *, after: str | None, kinds: list[str] | None, limit: int
+) -> FeedPage:
+    """One page of the feed for a consumer: each event with the public (masked) data of the
+    record after it, only for records that were published by then."""
+    from models.organization import OrgKind
+    from registry.masking import masked
+
+    found = feed(session, after=decode_feed_cursor(after), kinds=kinds, limit=limit)
+    items = []
+    for event in found:
+        snap = event.snapshot or {}
+        published = snap.get("approved") and snap.get("data")
+        items.append(
+            FeedItem(
+                cursor=encode_feed_cursor(event.xid or 0, event.seq or 0),
+                seq=event.seq or 0,
+                at=event.at,  # type: ignore[arg-type]
+                kind=event.entity_kind,
+                id=event.entity_id,
+                type=event.type,
+                status=snap.get("status"),
+                version=snap.get("version"),
+                data=masked(OrgKind(event.entity_kind), snap["data"]) if published else None,
+            )
+        )
+    next_cursor = items[-1].cursor if items else (after or encode_feed_cursor(0, 0))
+    return FeedPage(items=items, next_cursor=next_cursor)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.account import Account, AccountCreate, AccountKind, Scope, StaffRole
 from models.catalog import CatalogImportReport
@@ -128,8 +128,3 @@ def seed_demo_accounts(session: Session, credentials_file: Path) -> dict[str, st
     credentials_file.write_text("".join(f"{u}\t{p}\n" for u, p in known.items()))
     session.flush()
     return known
-
-
-def demo_accounts_present(session: Session) -> bool:
-    names = [u for u, *_ in DEMO_ACCOUNTS]
-    return bool(session.exec(select(Account).where(col(Account.username).in_(names))).first())

@@ -12,10 +12,9 @@ from api.routing import UnitOfWorkRoute
 from auth.policy import CHANGE_FEED_READER, PUBLIC, STAFF
 from auth.principals import Principal
 from models.debarment import DebarmentCreate, DebarmentOut
-from models.event import FeedItem, FeedPage
+from models.event import FeedPage
 from models.organization import OrganizationOut, OrgKind, TransitionBody
 from registry import debarments, events, organizations
-from registry.masking import masked
 from registry.signup import SignupRequest, sign_up
 
 router = APIRouter(route_class=UnitOfWorkRoute)
@@ -119,31 +118,9 @@ def changes(
     kinds: Annotated[list[OrgKind] | None, Query(description="只看这些类型")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="最多条数")] = 200,
 ) -> FeedPage:
-    position = events.decode_feed_cursor(after)
-    found = events.feed(
-        session, after=position, kinds=[k.value for k in kinds] if kinds else None, limit=limit
+    return events.feed_page(
+        session, after=after, kinds=[k.value for k in kinds] if kinds else None, limit=limit
     )
-    items = []
-    for event in found:
-        snap = event.snapshot or {}
-        kind = OrgKind(event.entity_kind)
-        items.append(
-            FeedItem(
-                cursor=events.encode_feed_cursor(event.xid or 0, event.seq or 0),
-                seq=event.seq or 0,
-                at=event.at,  # type: ignore[arg-type]
-                kind=event.entity_kind,
-                id=event.entity_id,
-                type=event.type,
-                status=snap.get("status"),
-                version=snap.get("version"),
-                data=masked(kind, snap["data"])
-                if snap.get("approved") and snap.get("data")
-                else None,
-            )
-        )
-    next_cursor = items[-1].cursor if items else (after or events.encode_feed_cursor(0, 0))
-    return FeedPage(items=items, next_cursor=next_cursor)
 
 
 class SignupResult(BaseModel):

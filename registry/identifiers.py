@@ -96,7 +96,8 @@ def uscc_region(code: str) -> str:
 
 
 PHONE_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only (\d would take any script)
-PHONE_LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
+# area code 0 + 2–3 digits, never 00… (the international prefix, stripped above as 0086)
+PHONE_LANDLINE = re.compile(r"^0[1-9][0-9]{1,2}-?[0-9]{7,8}(-[0-9]{1,6})?$")
 
 
 def validate_phone(value: str) -> str:

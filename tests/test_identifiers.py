@@ -233,7 +233,8 @@ mobiles = st.builds(
 
 @st.composite
 def landlines(draw: st.DrawFn) -> str:
-    area = "0" + draw(st.integers(2, 3).flatmap(digit_strings))
+    # area codes are 0 + 2–3 digits, never starting 00 (that is the international prefix)
+    area = "0" + draw(st.sampled_from("123456789")) + draw(st.integers(1, 2).flatmap(digit_strings))
     number = draw(st.integers(7, 8).flatmap(digit_strings))
     hyphen = draw(st.sampled_from(["", "-"]))
     ext = draw(st.one_of(st.just(""), st.integers(1, 6).flatmap(digit_strings).map("-".__add__)))
@@ -393,3 +394,10 @@ def test_masked_account_keeps_the_last_four(value):
     assert shown == ("****" + value[-4:] if len(value) > 4 else "****")
     if len(value) > 4:
         assert shown != value
+
+
+def test_area_codes_never_start_with_the_international_prefix():
+    assert validate_phone("008604716600123") == "04716600123"  # 0086 = +86, then a landline
+    for junk in ("00860000000", "0012345678"):
+        with pytest.raises(IdentifierError):
+            validate_phone(junk)

@@ -97,9 +97,16 @@ def create_app(
                 max_overflow=settings.db_max_overflow,
             )
         bound = engine
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
         def session_factory() -> Session:
             return Session(bound, expire_on_commit=False)
+
+        def one_statement_factory() -> Session:
+            return Session(autocommit, expire_on_commit=False)
+
+    else:
+        one_statement_factory = session_factory
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +124,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.one_statement_session_factory = one_statement_factory
     app.state.tokens = TokenService(settings, build_key_ring(settings))
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
@@ -127,6 +135,15 @@ def create_app(
         app.include_router(router)
     app.include_router(registry_extras.router)
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app in each process of `registry serve --workers N` (settings from the environment)."""
+    from registry.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 def iter_api_routes(routes: list[Any]) -> Iterator[APIRoute]:

@@ -17,7 +17,15 @@ from fastapi.responses import Response
 CONSTANT = b'{"id":"sup_0000000000000000","status":"active"}'
 
 
+def _quiet() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
 def bare_app() -> FastAPI:
+    _quiet()
     app = FastAPI()
 
     @app.get("/v1/suppliers/{org_id}")
@@ -28,6 +36,7 @@ def bare_app() -> FastAPI:
 
 
 def registry_app() -> FastAPI:
+    _quiet()
     from api.app import create_app
     from registry.config import Settings
 
@@ -44,14 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("which", choices=["bare", "registry"])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    app = bare_app() if args.which == "bare" else registry_app()
     uvicorn.run(
-        app,
+        f"serve_one:{args.which}_app",
+        factory=True,
+        workers=args.workers,
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

@@ -89,11 +89,19 @@ def serve(
             help="Create demo accounts (passwords in the data dir) and, in an empty registry, 300 demo organizations.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="WEB_CONCURRENCY",
+            help="Worker processes (one per core is a good start); each has its own pool of DB_POOL_SIZE connections.",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database, load reference data if missing, and serve the API."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import build_key_ring, create_app
     from registry import demo as demo_data
     from registry.logging import configure_logging
     from registry.seed import seed_demo_accounts, seed_reference_data
@@ -113,14 +121,31 @@ def serve(
                         session, count=demo_data.SERVE_DEMO_COUNT, console=console
                     )
                     console.print(report.summary())
-        application = create_app(settings, engine=engine)
         listen_host, listen_port = host or settings.host, port or settings.port
         console.print(f"[green]serving on http://{listen_host}:{listen_port}/docs[/green]")
         # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exception so the
         # `with database(...)` block still stops the embedded server cleanly.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        if workers == 1:
+            application = create_app(settings, engine=engine)
+            uvicorn.run(
+                application, host=listen_host, port=listen_port, log_config=None, access_log=False
+            )
+            return
+        # Each worker process builds its own app and pool from the environment: point it at this
+        # database (embedded or not), and create the signing key first, so that all workers
+        # load the same one and accept each other's tokens.
+        os.environ["DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        build_key_ring(settings)
+        engine.dispose()
         uvicorn.run(
-            application, host=listen_host, port=listen_port, log_config=None, access_log=False
+            "api.app:worker_app",
+            factory=True,
+            workers=workers,
+            host=listen_host,
+            port=listen_port,
+            log_config=None,
+            access_log=False,
         )
 
 

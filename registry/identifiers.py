@@ -57,6 +57,8 @@ def organization_code_check(body: str) -> str:
 
 
 def normalize_uscc(value: str) -> str:
+    if value.isascii() and value.isalnum():  # the usual case, and batch lookups send 1,000
+        return value.upper()
     return to_half_width(value).replace(" ", "").replace("-", "").upper()
 
 

@@ -7,7 +7,6 @@ module applies that declaration. Restricted values never go to logs, the change 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -21,27 +20,52 @@ _MASKERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def _apply(node: Any, parts: list[str]) -> None:
-    if node is None or not parts:
-        return
-    head, rest = parts[0], parts[1:]
-    if head.endswith("[]"):
-        for item in node.get(head[:-2]) or []:
-            _apply(item, rest)
-        return
-    if not rest:
-        value = node.get(head)
-        if isinstance(value, str) and value:
-            node[head] = _MASKERS.get(head, lambda _: "****")(value)
-        return
-    _apply(node.get(head), rest)
+# A restricted path ("contacts[].phone") becomes a branch of one tree per kind, so masking copies
+# each dict and list on the way to a restricted value once, and shares everything else.
+_Tree = dict[str, "_Tree | None"]
+
+
+def _tree(paths: tuple[str, ...]) -> _Tree:
+    root: _Tree = {}
+    for path in paths:
+        node = root
+        *branches, leaf = path.split(".")
+        for part in branches:
+            child = node.setdefault(part, {})
+            assert child is not None, path
+            node = child
+        node[leaf] = None
+    return root
+
+
+def _mask(node: Any, tree: _Tree) -> Any:
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for key, branch in tree.items():
+        if branch is None:
+            value = out.get(key)
+            if isinstance(value, str) and value:
+                out[key] = _MASKERS.get(key, _hidden)(value)
+        elif key.endswith("[]"):
+            items = out.get(key[:-2])
+            if isinstance(items, list):
+                out[key[:-2]] = [_mask(item, branch) for item in items]
+        elif key in out:
+            out[key] = _mask(out[key], branch)
+    return out
+
+
+def _hidden(_: str) -> str:
+    return "****"
+
+
+_TREES = {kind: _tree(DATA_MODELS[kind].RESTRICTED) for kind in OrgKind}
 
 
 def masked(kind: OrgKind, data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `data` with every restricted value masked."""
-    result = copy.deepcopy(data)
-    for path in DATA_MODELS[kind].RESTRICTED:
-        _apply(result, path.split("."))
+    """`data` with every restricted value masked; `data` itself is left as it is."""
+    result: dict[str, Any] = _mask(data, _TREES[kind])
     return result
 
 

@@ -98,3 +98,63 @@ def test_keys_rotate_adds_a_signing_key(cli_env):
     assert runner.invoke(app, ["keys", "rotate"]).exit_code == 0
     listed = runner.invoke(app, ["keys", "list"])
     assert len(listed.output.strip().splitlines()) == 2
+
+
+def test_serve_with_two_workers_shares_one_signing_key(cli_env, tmp_path):
+    """`registry serve --workers 2`: both processes serve, and accept each other's tokens."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    created = runner.invoke(
+        app,
+        ["account", "create-admin", "--username", "root", "--password-stdin"],
+        input="a-long-password-1\n",
+    )
+    assert created.exit_code == 0, created.output
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = ["serve", "--workers", "2", "--port", str(port)]
+    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-c", "from registry.cli import main; main()", *command],
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            time.sleep(0.3)
+        tokens = set()
+        for _ in range(6):  # new connections land on either worker
+            r = httpx.post(
+                f"{base}/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": "root",
+                    "password": "a-long-password-1",
+                },
+            )
+            assert r.status_code == 200, r.text
+            tokens.add(r.json()["access_token"])
+        for token in tokens:
+            for _ in range(4):
+                me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {token}"})
+                assert me.status_code == 200, me.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

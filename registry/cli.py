@@ -201,16 +201,16 @@ def seed(
     catalog_file: Annotated[
         Path | None, typer.Option("--catalog", help="A catalogue file (CSV/XLSX).")
     ] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Also create the demo accounts.")] = False,
-    orgs: Annotated[
-        int,
+    demo: Annotated[
+        int | None,
         typer.Option(
-            "--orgs",
+            "--demo",
             min=0,
-            help="Also create N demo organizations (all kinds and states; same seed, same data; again: only the missing).",
+            metavar="N",
+            help="Create the demo accounts and N demo organizations (all kinds and states; same seed, same data; run again: only the missing ones are added). `--demo 0`: accounts only.",
         ),
-    ] = 0,
-    orgs_seed: Annotated[int, typer.Option("--orgs-seed", help="Seed of the demo data.")] = 2026,
+    ] = None,
+    demo_seed: Annotated[int, typer.Option("--demo-seed", help="Seed of the demo data.")] = 2026,
 ) -> None:
     """Load the region tree and the catalogue (the shipped editions unless files are given).
 
@@ -227,15 +227,15 @@ def seed(
                 report = seed_reference_data(
                     session, region_file=regions_file, catalog_file=catalog_file
                 )
-                if demo:
+                if demo is not None:
                     credentials = settings.data_dir / "demo-credentials.tsv"
                     _print_demo_accounts(seed_demo_accounts(session, credentials), credentials)
-                if orgs:
+                if demo:
                     from registry.demo import seed_with_progress
 
                     console.print(
                         seed_with_progress(
-                            session, count=orgs, seed=orgs_seed, console=console
+                            session, count=demo, seed=demo_seed, console=console
                         ).summary()
                     )
         except RegistryError as exc:

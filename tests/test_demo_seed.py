@@ -354,17 +354,17 @@ def count_orgs(engine: Engine) -> int:
     return rows(engine, "SELECT count(*) FROM organizations")[0][0]
 
 
-def test_seed_demo_makes_accounts_and_orgs_makes_organizations(cli_env):
+def test_seed_demo_n_makes_accounts_and_n_organizations(cli_env):
     app = registry.cli.app
     runner = CliRunner()
-    accounts_only = runner.invoke(app, ["seed", "--demo"])
+    accounts_only = runner.invoke(app, ["seed", "--demo", "0"])
     assert accounts_only.exit_code == 0, accounts_only.output
     assert count_orgs(cli_env) == 0
     assert rows(cli_env, "SELECT count(*) FROM accounts WHERE username = 'admin'") == [(1,)]
-    first = runner.invoke(app, ["seed", "--demo", "--orgs", "15"])
+    first = runner.invoke(app, ["seed", "--demo", "15"])
     assert first.exit_code == 0, first.output
     assert "15 created" in first.output and count_orgs(cli_env) == 15
-    more = runner.invoke(app, ["seed", "--orgs", "18"])
+    more = runner.invoke(app, ["seed", "--demo", "18"])
     assert more.exit_code == 0, more.output
     assert "3 created" in more.output and "15 already present" in more.output
     assert count_orgs(cli_env) == 18

@@ -25,6 +25,7 @@ from api.routers import (
 )
 from auth.keys import KeyRing, generate_signing_key, load_signing_keys
 from auth.tokens import TokenService
+from registry import crypto
 from registry.config import Settings, get_settings
 from registry.db import make_engine
 
@@ -126,6 +127,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.one_statement_session_factory = one_statement_factory
     app.state.tokens = TokenService(settings, build_key_ring(settings))
+    crypto.configure(crypto.load_cipher(settings))  # experts' personal data at rest
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for module in (health, auth, regions, catalog, accounts):

@@ -7,11 +7,13 @@ from models.account import Account
 from models.base import metadata
 from models.catalog import CatalogItem
 from models.change_request import ChangeRequest
+from models.commodity import Offer
 from models.debarment import Debarment
 from models.event import Event
 from models.idempotency import IdempotencyRecord
 from models.organization import Organization
 from models.region import Bureau, ReferenceDataLoad, Region
+from models.specialty import Specialty
 
 __all__ = [
     "Account",
@@ -21,8 +23,10 @@ __all__ = [
     "Debarment",
     "Event",
     "IdempotencyRecord",
+    "Offer",
     "Organization",
     "ReferenceDataLoad",
     "Region",
+    "Specialty",
     "metadata",
 ]

@@ -60,7 +60,7 @@ class DebarmentOut(BaseModel):
     organization_id: str
     organization_kind: str
     organization_name: str
-    uscc: str
+    uscc: str | None
     authority: str
     legal_basis: str
     reason: str

@@ -1,9 +1,13 @@
-"""Purchasers, agents and suppliers: one table, three kinds, typed data per kind.
+"""The registries' records: one table for every kind, typed data per kind.
 
-The record's data is a JSON document validated by the kind's schema below; the columns beside
-it (uscc, name, region, size, business scope) are projections kept for keys, filters and the
-policy. `data` always holds the version in force; pending edits of reviewed fields wait in
-`change_requests` until a reviewer approves them.
+The table began with purchasers, agents and suppliers and kept its name when experts and
+commodities joined: the lifecycle, change requests, audit history, change feed, batch lookups
+and import/export work the same for all five, so one table and one service serve them all.
+
+The record's data is a JSON document validated by the kind's schema (below for organizations,
+`models/expert.py`, `models/commodity.py`); the columns beside it are projections kept for keys,
+filters and the policy. `data` always holds the version in force; pending edits of reviewed
+fields wait in `change_requests` until a reviewer approves them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -24,10 +28,15 @@ from registry.codes import is_region_code, normalize_catalog_code
 from registry.identifiers import IdentifierError, to_half_width, validate_phone, validate_uscc
 
 
-class OrgKind(StrEnum):
+class RecordKind(StrEnum):
     purchaser = "purchaser"
     agent = "agent"
     supplier = "supplier"
+    expert = "expert"
+    commodity = "commodity"
+
+
+ORGANIZATION_KINDS = frozenset({RecordKind.purchaser, RecordKind.agent, RecordKind.supplier})
 
 
 class Status(StrEnum):
@@ -37,6 +46,9 @@ class Status(StrEnum):
     active = "active"  # 已入库(有效)
     suspended = "suspended"  # 暂停
     cancelled = "cancelled"  # 注销
+    expired = "expired"  # 聘期届满(专家)
+    dismissed = "dismissed"  # 解聘(专家)
+    delisted = "delisted"  # 下架(商品)
 
 
 LIVE_STATUSES = tuple(s.value for s in Status if s is not Status.cancelled)
@@ -45,10 +57,20 @@ LIVE_STATUSES = tuple(s.value for s in Status if s is not Status.cancelled)
 class Organization(SQLModel, table=True):
     __tablename__ = "organizations"
     __table_args__ = (
-        CheckConstraint("kind IN ('purchaser', 'agent', 'supplier')", name="kind"),
         CheckConstraint(
-            "status IN ('draft', 'submitted', 'returned', 'active', 'suspended', 'cancelled')",
+            "kind IN ('purchaser', 'agent', 'supplier', 'expert', 'commodity')", name="kind"
+        ),
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'returned', 'active', 'suspended', 'cancelled',"
+            " 'expired', 'dismissed', 'delisted')",
             name="status",
+        ),
+        # organizations are keyed by their code, experts and commodities by `natural_key`
+        CheckConstraint(
+            "(kind IN ('expert', 'commodity')) = (uscc IS NULL)", name="uscc_for_organizations"
+        ),
+        CheckConstraint(
+            "(kind IN ('expert', 'commodity')) = (natural_key IS NOT NULL)", name="natural_key"
         ),
         CheckConstraint(
             "size IS NULL OR size IN ('micro', 'small', 'medium', 'large')", name="size"
@@ -69,11 +91,29 @@ class Organization(SQLModel, table=True):
         ),
         Index("ix_organizations_kind_status", "kind", "status"),
         Index("ix_organizations_business_scope", "business_scope", postgresql_using="gin"),
+        # register once for persons (blind index of the ID number) and goods (catalog code,
+        # normalized brand and model)
+        Index(
+            "uq_organizations_kind_natural_key_live",
+            "kind",
+            "natural_key",
+            unique=True,
+            postgresql_where=text("status <> 'cancelled' AND natural_key IS NOT NULL"),
+        ),
+        Index("ix_organizations_specialties", "specialties", postgresql_using="gin"),
+        Index(
+            "ix_organizations_catalog_code",
+            "catalog_code",
+            postgresql_ops={"catalog_code": "text_pattern_ops"},
+            postgresql_where=text("catalog_code IS NOT NULL"),
+        ),
     )
 
     id: str = SQLField(sa_column=Column(String(24), primary_key=True))
     kind: str = SQLField(max_length=16)
-    uscc: str = SQLField(sa_column=Column(String(18), nullable=False))
+    uscc: str | None = SQLField(default=None, sa_column=Column(String(18), nullable=True))
+    # experts: keyed hash of the ID number; commodities: catalog code|brand|model, normalized
+    natural_key: str | None = SQLField(default=None, sa_column=Column(String(200), nullable=True))
     name: str = SQLField(max_length=200)
     region_code: str = SQLField(
         sa_column=Column(String(6), ForeignKey("regions.code"), nullable=False)
@@ -86,6 +126,17 @@ class Organization(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(ARRAY(String(16)), nullable=False, server_default=text("'{}'")),
     )
+    specialties: list[str] | None = SQLField(
+        default=None, sa_column=Column(ARRAY(String(16)), nullable=True)
+    )  # experts
+    term_ends_on: date | None = None  # experts: end of the term of appointment
+    catalog_code: str | None = SQLField(
+        default=None, sa_column=Column(String(16), nullable=True)
+    )  # commodities
+    brand: str | None = SQLField(default=None, max_length=100)  # commodities, normalized
+    price: Decimal | None = SQLField(
+        default=None, sa_column=Column(Numeric(14, 2), nullable=True)
+    )  # commodities: reference price
     data: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
     version: int = SQLField(default=1)
     owner_account_id: str | None = SQLField(default=None, max_length=64)
@@ -203,12 +254,30 @@ class LegalForm(StrEnum):
     other = "other"
 
 
-class OrganizationData(_Strict):
-    """Fields every organization has."""
+class RecordData(_Strict):
+    """What the service needs to know about every kind's data schema."""
 
     # fields that change at once even on an active record; all others need review
-    UNREVIEWED: ClassVar[frozenset[str]] = frozenset({"contacts"})
+    UNREVIEWED: ClassVar[frozenset[str]] = frozenset()
     # paths of restricted values (masked for those who may not see them)
+    RESTRICTED: ClassVar[tuple[str, ...]] = ()
+    # top-level restricted values stored encrypted (personal data), see registry/personal.py
+    ENCRYPTED: ClassVar[tuple[str, ...]] = ()
+
+    region_code: str = Field(description="管辖地区代码", examples=["150102"])
+
+    @field_validator("region_code")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not is_region_code(value):
+            raise ValueError("地区代码应为 6 位行政区划代码")
+        return value
+
+
+class OrganizationData(RecordData):
+    """Fields every organization has."""
+
+    UNREVIEWED: ClassVar[frozenset[str]] = frozenset({"contacts"})
     RESTRICTED: ClassVar[tuple[str, ...]] = ("contacts[].phone",)
 
     uscc: str = Field(description="统一社会信用代码", examples=["91150102MA0N123408"])
@@ -231,13 +300,6 @@ class OrganizationData(_Strict):
     @classmethod
     def _fold(cls, value: object) -> object:
         return to_half_width(value) if isinstance(value, str) else value
-
-    @field_validator("region_code")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if not is_region_code(value):
-            raise ValueError("地区代码应为 6 位行政区划代码")
-        return value
 
 
 def _scope_codes(values: list[str]) -> list[str]:
@@ -321,10 +383,10 @@ class PurchaserData(OrganizationData):
             raise ValueError(str(exc)) from exc
 
 
-DATA_MODELS: dict[OrgKind, type[OrganizationData]] = {
-    OrgKind.purchaser: PurchaserData,
-    OrgKind.agent: AgentData,
-    OrgKind.supplier: SupplierData,
+ORGANIZATION_DATA_MODELS: dict[RecordKind, type[OrganizationData]] = {
+    RecordKind.purchaser: PurchaserData,
+    RecordKind.agent: AgentData,
+    RecordKind.supplier: SupplierData,
 }
 
 
@@ -333,7 +395,7 @@ DATA_MODELS: dict[OrgKind, type[OrganizationData]] = {
 
 class OrganizationOut(BaseModel):
     id: str = Field(description="编号(不透明、稳定、永不复用)")
-    kind: OrgKind
+    kind: RecordKind
     status: Status = Field(description="状态")
     status_reason: str | None = Field(default=None, description="退回/暂停/注销的理由")
     suspended_until: date | None = None
@@ -359,13 +421,22 @@ class TransitionBody(BaseModel):
 class BatchLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[str] = Field(default_factory=list, max_length=1000, description="编号")
-    usccs: list[str] = Field(default_factory=list, max_length=1000, description="统一社会信用代码")
+    usccs: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="统一社会信用代码(采购人、代理机构、供应商)",
+    )
+    id_numbers: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="居民身份证号码(评审专家;仅对有权查看受限字段者匹配)",
+    )
 
     @model_validator(mode="after")
     def _at_most_1000(self) -> BatchLookup:
-        if len(self.ids) + len(self.usccs) > 1000:
+        if len(self.ids) + len(self.usccs) + len(self.id_numbers) > 1000:
             raise ValueError("一次最多查询 1000 个编号或代码")
-        if not self.ids and not self.usccs:
+        if not (self.ids or self.usccs or self.id_numbers):
             raise ValueError("请至少提供一个编号或代码")
         return self
 

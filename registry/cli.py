@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from models.account import AccountCreate, AccountKind, EntityKind, Scope, StaffRole
 from models.organization import EnterpriseSize, Status
-from registry import migrate
+from registry import crypto, migrate
 from registry.config import Settings, get_settings
 from registry.db import check_server_version, make_engine, session_scope
 from registry.embedded import EmbeddedPostgres
@@ -46,6 +46,7 @@ console = Console(stderr=True)
 @contextmanager
 def database(settings: Settings) -> Iterator[Engine]:
     """The configured PostgreSQL, or the embedded one (started here, stopped on exit if ours)."""
+    crypto.configure(crypto.load_cipher(settings))  # experts' personal data at rest
     embedded: EmbeddedPostgres | None = None
     url = settings.database_url
     if not url:

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         default=None, description="development only: also accept HS256 tokens with this secret"
     )
 
+    # --- personal data encryption (registry/crypto.py) ------------------------------------
+    personal_data_keys: str | None = Field(
+        default=None,
+        repr=False,
+        description="'kid1:<base64 32 bytes>,kid2:<base64>'; last encrypts, all decrypt. "
+        "Unset (with BLIND_INDEX_KEY): <data dir>/personal-data-keys.json.",
+    )
+    blind_index_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="base64, >= 32 bytes: HMAC key of the blind indexes; set with PERSONAL_DATA_KEYS",
+    )
+
     # --- accounts ---------------------------------------------------------------------------
     login_max_failures: int = 5
     login_lockout_minutes: int = 15

@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 from auth.policy import Action
 from auth.principals import Principal
 from models.debarment import Debarment, DebarmentCreate, DebarmentOut
-from models.organization import Organization, OrgKind
+from models.organization import Organization, RecordKind
 from registry import organizations
 from registry.errors import Conflict, NotFound, Unprocessable
 from registry.ids import new_id
 
-DEBARRABLE = frozenset({OrgKind.supplier, OrgKind.agent})
+DEBARRABLE = frozenset({RecordKind.supplier, RecordKind.agent})
 
 
 def is_active(d: Debarment, today: date | None = None) -> bool:
@@ -45,7 +45,7 @@ def _out(d: Debarment, org: Organization) -> DebarmentOut:
 
 
 def issue(
-    session: Session, *, kind: OrgKind, org_id: str, body: DebarmentCreate, actor: Principal
+    session: Session, *, kind: RecordKind, org_id: str, body: DebarmentCreate, actor: Principal
 ) -> DebarmentOut:
     if kind not in DEBARRABLE:
         raise Unprocessable("只有供应商和代理机构可以被禁止参加政府采购活动", code="not_debarrable")
@@ -96,7 +96,7 @@ def revoke(
         raise NotFound(f"处罚记录 {debarment_id} 不存在", code="debarment_not_found")
     org = session.get(Organization, debarment.organization_id)
     assert org is not None
-    org = organizations.lock_visible(session, OrgKind(org.kind), org.id, actor)
+    org = organizations.lock_visible(session, RecordKind(org.kind), org.id, actor)
     organizations.require_may(actor, Action.sanction, org, "撤销禁止参加政府采购活动的决定")
     if debarment.revoked_at is not None:
         raise Conflict("该决定已撤销", code="already_revoked")
@@ -118,7 +118,7 @@ def revoke(
 
 
 def for_organization(
-    session: Session, *, kind: OrgKind, org_id: str, actor: Principal
+    session: Session, *, kind: RecordKind, org_id: str, actor: Principal
 ) -> list[DebarmentOut]:
     row = organizations.get(session, kind=kind, org_id=org_id, actor=actor)
     found = session.exec(
@@ -130,7 +130,7 @@ def for_organization(
 
 
 def public_list(
-    session: Session, *, kind: OrgKind | None, name: str | None, after: str | None, limit: int
+    session: Session, *, kind: RecordKind | None, name: str | None, after: str | None, limit: int
 ) -> list[DebarmentOut]:
     """Active debarments (information disclosure, 信息公开), ordered by id."""
     today = func.current_date()

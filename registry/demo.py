@@ -53,7 +53,7 @@ from sqlmodel import Session, col, select
 from auth.principals import Principal, PrincipalKind
 from models.account import EntityKind, StaffRole
 from models.debarment import DebarmentCreate
-from models.organization import Organization, OrgKind, Status
+from models.organization import Organization, RecordKind, Status
 from registry import debarments, organizations
 from registry.catalog import DEFAULT_CATALOG_FILE
 from registry.identifiers import make_uscc
@@ -378,17 +378,17 @@ RETURN_REASONS = _words(
     "联系电话无法接通,请更新联系人信息 资质证书已过有效期,请上传有效证书"
 )
 SUSPEND_REASONS = {
-    OrgKind.supplier: _words(
+    RecordKind.supplier: _words(
         "被列入经营异常名录(未按期公示年度报告) 资质证书过期,暂停至补正 "
         "涉嫌提供虚假材料,调查期间暂停 无正当理由放弃中标、成交资格 住所无法联系,经核查暂停"
     ),
-    OrgKind.agent: _words("未按规定保存采购文件,限期整改 专职从业人员不足,限期整改"),
-    OrgKind.purchaser: _words("预算单位编码调整中,暂停采购活动"),
+    RecordKind.agent: _words("未按规定保存采购文件,限期整改 专职从业人员不足,限期整改"),
+    RecordKind.purchaser: _words("预算单位编码调整中,暂停采购活动"),
 }
 CANCEL_REASONS = {
-    OrgKind.supplier: _words("企业已办理注销登记 营业执照被依法吊销 单位申请退出供应商库"),
-    OrgKind.agent: _words("代理机构已办理注销登记 单位申请退出代理机构库"),
-    OrgKind.purchaser: _words("机构改革,单位已撤并 预算单位已撤销"),
+    RecordKind.supplier: _words("企业已办理注销登记 营业执照被依法吊销 单位申请退出供应商库"),
+    RecordKind.agent: _words("代理机构已办理注销登记 单位申请退出代理机构库"),
+    RecordKind.purchaser: _words("机构改革,单位已撤并 预算单位已撤销"),
 }
 DRAFT_CANCEL_REASONS = _words("重复登记,作废 登记信息有误,作废")
 # (reason, legal basis)
@@ -409,28 +409,38 @@ def _status_weights(text: str) -> tuple[tuple[Status, int], ...]:
     return tuple((Status(s), int(w)) for s, w in _pairs(text).items())
 
 
+# the states an organization can be in (expired, dismissed, delisted are experts' and goods')
+ORGANIZATION_STATUSES = (
+    Status.draft,
+    Status.submitted,
+    Status.returned,
+    Status.active,
+    Status.suspended,
+    Status.cancelled,
+)
+
 # lifecycle mix per kind (most records active)
 STATUS_WEIGHTS = {
-    OrgKind.supplier: _status_weights(
+    RecordKind.supplier: _status_weights(
         "active:68 draft:6 submitted:8 returned:5 suspended:6 cancelled:7"
     ),
-    OrgKind.agent: _status_weights(
+    RecordKind.agent: _status_weights(
         "active:72 draft:5 submitted:8 returned:5 suspended:4 cancelled:6"
     ),
-    OrgKind.purchaser: _status_weights(
+    RecordKind.purchaser: _status_weights(
         "active:80 draft:5 submitted:7 returned:3 suspended:1 cancelled:4"
     ),
 }
-KIND_WEIGHTS = ((OrgKind.supplier, 70), (OrgKind.agent, 15), (OrgKind.purchaser, 15))
+KIND_WEIGHTS = ((RecordKind.supplier, 70), (RecordKind.agent, 15), (RecordKind.purchaser, 15))
 # the first records of every plan: each state, a change request and a debarment, whatever N is
-OPENING: tuple[tuple[OrgKind, Status, str | None], ...] = (
-    *((OrgKind.supplier, status, None) for status in Status),
-    (OrgKind.supplier, Status.active, "change"),
-    (OrgKind.supplier, Status.active, "debarment"),
-    (OrgKind.agent, Status.active, None),
-    (OrgKind.purchaser, Status.active, None),
-    (OrgKind.agent, Status.submitted, None),
-    (OrgKind.purchaser, Status.returned, None),
+OPENING: tuple[tuple[RecordKind, Status, str | None], ...] = (
+    *((RecordKind.supplier, status, None) for status in ORGANIZATION_STATUSES),
+    (RecordKind.supplier, Status.active, "change"),
+    (RecordKind.supplier, Status.active, "debarment"),
+    (RecordKind.agent, Status.active, None),
+    (RecordKind.purchaser, Status.active, None),
+    (RecordKind.agent, Status.submitted, None),
+    (RecordKind.purchaser, Status.returned, None),
 )
 PENDING_CHANGE_SHARE = 0.07  # of active suppliers
 CHANGED_SHARE = 0.05  # of active suppliers: a change request, approved
@@ -551,7 +561,7 @@ class DemoOrg:
 
     index: int
     id: str
-    kind: OrgKind
+    kind: RecordKind
     status: Status  # where it ends up
     payload: dict[str, Any]
     reason: str | None = None  # for returned, suspended and cancelled
@@ -618,7 +628,7 @@ class _Generator:
         self.company_bodies = _Bodies(rng, "MA", (USCC_LETTERS,) + (USCC_ALPHABET,) * 5)
         self.social_bodies = _Bodies(rng, "MJ", (USCC_LETTERS,) + (USCC_ALPHABET,) * 5)
         self.institution_bodies = _Bodies(rng, "4", ("0123456789",) * 7)
-        self.names: dict[OrgKind, set[str]] = {kind: set() for kind in OrgKind}
+        self.names: dict[RecordKind, set[str]] = {kind: set() for kind in RecordKind}
         self.pick_county = {
             prefecture: _Weighted((c, 2 if c.name.endswith("区") else 1) for c in counties)
             for prefecture, counties in self.counties_of.items()
@@ -706,7 +716,7 @@ class _Generator:
         second = rng.choice(CORE_SECOND)
         return first + second if first != second else first + "誉"
 
-    def unique(self, kind: OrgKind, make: Callable[[str], str]) -> str:
+    def unique(self, kind: RecordKind, make: Callable[[str], str]) -> str:
         """`make(trade name)` until the name is new for the kind (three-character trade names
         once two-character ones get crowded)."""
         tries = 0
@@ -720,7 +730,7 @@ class _Generator:
                 return name
             tries += 1
 
-    def take(self, kind: OrgKind, name: str) -> bool:
+    def take(self, kind: RecordKind, name: str) -> bool:
         """Claim a name without a trade name in it; False if it is taken."""
         if name in self.names[kind]:
             return False
@@ -770,7 +780,7 @@ class _Generator:
         name = ""
         if variant == "public":  # a public institution selling services (testing, surveys …)
             unit, scope_codes = rng.choice(PUBLIC_SUPPLIERS)
-            if self.take(OrgKind.supplier, place.full_name + unit):
+            if self.take(RecordKind.supplier, place.full_name + unit):
                 legal_form, authority, size, name = (
                     "public_institution",
                     "12",
@@ -790,7 +800,7 @@ class _Generator:
             else:
                 head = place.prefecture_name
             statewide = head == "内蒙古"
-            name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}{trade}{suffix}")
+            name = self.unique(RecordKind.supplier, lambda core: f"{head}{core}{trade}{suffix}")
             scope = self.scope(codes)
             if trade in QUALIFICATIONS or rng.random() < 0.4:
                 qualifications.append(self.qualification(trade, place))
@@ -799,32 +809,36 @@ class _Generator:
                 legal_form, scope_codes = "partnership", ("C2302", "C2303", "C2304", "C2003")
                 head = place.prefecture_name
                 name = self.unique(
-                    OrgKind.supplier, lambda core: f"{head}{core}会计师事务所(普通合伙)"
+                    RecordKind.supplier, lambda core: f"{head}{core}会计师事务所(普通合伙)"
                 )
             elif variant == "law":
                 legal_form, authority, scope_codes = "partnership", "31", ("C2301",)
                 statewide = rng.random() < 0.5
                 head = "内蒙古" if statewide else place.prefecture_name
-                name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}律师事务所")
+                name = self.unique(RecordKind.supplier, lambda core: f"{head}{core}律师事务所")
             elif variant == "sole":
                 legal_form = "sole_proprietorship"
                 trade, _, scope_codes = rng.choice(TRADES[:12])
                 name = self.unique(
-                    OrgKind.supplier, lambda core: f"{county.full_name}{core}{trade}中心"
+                    RecordKind.supplier, lambda core: f"{county.full_name}{core}{trade}中心"
                 )
             elif variant == "individual":
                 legal_form, authority, capital = "individual_business", "92", None
                 shop, scope_codes = rng.choice(INDIVIDUAL_SHOPS)
-                name = self.unique(OrgKind.supplier, lambda core: f"{county.full_name}{core}{shop}")
+                name = self.unique(
+                    RecordKind.supplier, lambda core: f"{county.full_name}{core}{shop}"
+                )
             elif variant == "cooperative":
                 authority = "93"
                 shop, scope_codes = rng.choice(COOPERATIVES)
-                name = self.unique(OrgKind.supplier, lambda core: f"{county.full_name}{core}{shop}")
+                name = self.unique(
+                    RecordKind.supplier, lambda core: f"{county.full_name}{core}{shop}"
+                )
             elif variant == "social":
                 authority = "52"
                 unit, scope_codes = rng.choice(SOCIAL_UNITS)
                 head = place.prefecture_name
-                name = self.unique(OrgKind.supplier, lambda core: f"{head}{core}{unit}")
+                name = self.unique(RecordKind.supplier, lambda core: f"{head}{core}{unit}")
             if variant != "public":
                 size = (
                     "micro" if variant in ("sole", "individual") else rng.choice(("micro", "small"))
@@ -861,7 +875,7 @@ class _Generator:
         statewide = rng.random() < 0.45
         head = "内蒙古" if statewide else place.prefecture_name
         suffix = rng.choice(AGENT_SUFFIXES)
-        name = self.unique(OrgKind.agent, lambda core: f"{head}{core}{suffix}")
+        name = self.unique(RecordKind.agent, lambda core: f"{head}{core}{suffix}")
         scope = ["A", "B", "C"] if rng.random() < 0.4 else self.scope(AGENT_SCOPE, 3, 6)
         staff = [
             {
@@ -905,18 +919,18 @@ class _Generator:
         if rng.random() < 0.22:
             bureau = rng.choice(BUREAU_TYPES)
             name = place.full_name + bureau
-            if self.take(OrgKind.purchaser, name):
+            if self.take(RecordKind.purchaser, name):
                 uscc = _organ_uscc(place.code, BUREAU_TYPES.index(bureau))
                 return self._purchaser_data(place, uscc, name, None)
         pattern, parent_type, _ = PICK_INSTITUTION.pick(rng)
         name = place.full_name + pattern
-        if "{n}" in pattern or not self.take(OrgKind.purchaser, name):
+        if "{n}" in pattern or not self.take(RecordKind.purchaser, name):
             if "{n}" not in pattern:  # that one exists here already: another numbered school
                 pattern, parent_type = "第{n}小学", 0
             key = place.code + pattern
             self.numbered[key] += 1
             name = place.full_name + pattern.format(n=_chinese_number(self.numbered[key]))
-            self.names[OrgKind.purchaser].add(name)
+            self.names[RecordKind.purchaser].add(name)
         parent = _organ_uscc(place.code, parent_type) if parent_type >= 0 else None
         code_region = place.code if rng.random() < 0.85 else place.prefecture
         uscc = make_uscc("12", code_region, self.institution_bodies.body())
@@ -948,9 +962,9 @@ class _Generator:
             status = PICK_STATUS[kind].pick(rng)
         place = self.place(index)
         payload = {
-            OrgKind.supplier: self.supplier,
-            OrgKind.agent: self.agent,
-            OrgKind.purchaser: self.purchaser,
+            RecordKind.supplier: self.supplier,
+            RecordKind.agent: self.agent,
+            RecordKind.purchaser: self.purchaser,
         }[kind](place)
         org_id = _opaque_id(organizations.ID_PREFIX[kind], f"demo:{self.seed}:{index}")
         reason: str | None = None
@@ -965,7 +979,7 @@ class _Generator:
         change = None
         change_approved = False
         debarment = None
-        if kind is OrgKind.supplier and status is Status.active:
+        if kind is RecordKind.supplier and status is Status.active:
             roll = rng.random()
             if extra == "change" or (extra is None and roll < PENDING_CHANGE_SHARE):
                 change = self.change(place, payload)
@@ -1067,9 +1081,9 @@ def _owner(org: DemoOrg) -> Principal:
     )
 
 
-def _present(session: Session, plan: list[DemoOrg]) -> tuple[set[str], set[tuple[str, str]]]:
+def _present(session: Session, plan: list[DemoOrg]) -> tuple[set[str], set[tuple[str, str | None]]]:
     ids: set[str] = set()
-    codes: set[tuple[str, str]] = set()
+    codes: set[tuple[str, str | None]] = set()
     for start in range(0, len(plan), 1000):
         chunk = plan[start : start + 1000]
         rows = session.exec(
@@ -1260,7 +1274,7 @@ def bulk_supplier_rows(
     """
     generator = _Generator(f"bulk:{seed}:{start}")
     bodies = _Bodies(random.Random(f"bulk:{seed}"), "MB", (USCC_ALPHABET,) * 6)  # noqa: S311
-    names = generator.names[OrgKind.supplier]
+    names = generator.names[RecordKind.supplier]
     for index in range(start, start + count):
         data = generator.supplier(generator.weighted_place(), bodies.body(index))
         names.clear()

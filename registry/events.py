@@ -117,7 +117,7 @@ def feed_page(
 ) -> FeedPage:
     """One page of the feed for a consumer: each event with the public (masked) data of the
     record after it, only for records that were published by then."""
-    from models.organization import OrgKind
+    from models.organization import RecordKind
     from registry.masking import masked
 
     found = feed(session, after=decode_feed_cursor(after), kinds=kinds, limit=limit)
@@ -135,7 +135,7 @@ def feed_page(
                 type=event.type,
                 status=snap.get("status"),
                 version=snap.get("version"),
-                data=masked(OrgKind(event.entity_kind), snap["data"]) if published else None,
+                data=masked(RecordKind(event.entity_kind), snap["data"]) if published else None,
             )
         )
     next_cursor = items[-1].cursor if items else (after or encode_feed_cursor(0, 0))

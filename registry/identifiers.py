@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 
 from stdnum.cn import uscc as stdnum_uscc
 
@@ -127,3 +129,112 @@ class Masked:
     @staticmethod
     def account(value: str) -> str:
         return "****" + value[-4:] if len(value) > 4 else "****"
+
+
+# --- resident identity card numbers (居民身份证号码, GB 11643-1999) ---------------------------
+#
+# 18 characters:
+#   1–6    address code (GB/T 2260) of the place of first registration
+#   7–14   birth date YYYYMMDD
+#   15–17  order code; its last digit (the 17th character) is odd for men, even for women
+#   18     check character, ISO 7064 MOD 11-2 over the first 17 digits (0–9 or X for 10)
+
+# first two digits: the province-level codes of GB/T 2260 (71 台湾, 81 香港, 82 澳门)
+_RIC_PROVINCES = frozenset(
+    (
+        *("11", "12", "13", "14", "15"),  # 华北
+        *("21", "22", "23"),  # 东北
+        *("31", "32", "33", "34", "35", "36", "37"),  # 华东
+        *("41", "42", "43", "44", "45", "46"),  # 中南
+        *("50", "51", "52", "53", "54"),  # 西南
+        *("61", "62", "63", "64", "65"),  # 西北
+        *("71", "81", "82"),  # 台湾、香港、澳门
+    )
+)
+_RIC_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))  # 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, …
+_RIC_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII digits only (\d would take any script)
+_RIC_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+class Sex(StrEnum):
+    male = "male"
+    female = "female"
+
+
+_SEX_NAMES = {Sex.male: "男", Sex.female: "女"}
+
+
+def resident_id_check(body: str) -> str:
+    """ISO 7064 MOD 11-2 check character for the first 17 digits of a resident ID number."""
+    total = sum(int(c) * w for c, w in zip(body, _RIC_WEIGHTS, strict=True))
+    check = (12 - total % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
+def normalize_resident_id(value: str) -> str:
+    """Half-width, spaces removed, a lower-case x check character upper-cased."""
+    if value.isascii() and value.isalnum():
+        return value.upper()
+    return to_half_width(value).replace(" ", "").upper()
+
+
+def validate_resident_id(value: str, *, today: date | None = None) -> str:
+    """The normalized number, or IdentifierError with a message naming the problem."""
+    number = normalize_resident_id(value)
+    if len(number) != 18:
+        raise IdentifierError(f"居民身份证号码应为 18 位,实际 {len(number)} 位")
+    if not _RIC_SHAPE.fullmatch(number):
+        raise IdentifierError("居民身份证号码格式不正确:前 17 位应为数字,最后一位为数字或 X")
+    if number[:2] not in _RIC_PROVINCES:
+        raise IdentifierError(
+            f"居民身份证号码前 6 位地址码 {number[:6]} 无效(前两位 {number[:2]} 不是省级行政区划代码)"
+        )
+    try:
+        born = resident_id_birth_date(number)
+    except ValueError:
+        raise IdentifierError(
+            f"居民身份证号码中的出生日期 {number[6:14]} 不存在(第 7–14 位应为 年月日)"
+        ) from None
+    today = today or date.today()
+    if born > today:
+        raise IdentifierError(f"居民身份证号码中的出生日期 {born.isoformat()} 晚于今天")
+    if born < _RIC_EARLIEST_BIRTH:
+        raise IdentifierError(f"居民身份证号码中的出生日期 {born.isoformat()} 早于 1900 年")
+    if resident_id_check(number[:17]) != number[17]:
+        raise IdentifierError("居民身份证号码校验位不正确,请核对是否有输入错误")
+    return number
+
+
+def resident_id_birth_date(number: str) -> date:
+    """Birth date of a validated number (ValueError if digits 7–14 are no date)."""
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+
+
+def resident_id_sex(number: str) -> Sex:
+    """Sex of a validated number: the 17th digit is odd for men, even for women."""
+    return Sex.male if int(number[16]) % 2 else Sex.female
+
+
+def check_resident_id_facts(
+    number: str, *, birth_date: date | None, sex: Sex | None
+) -> list[tuple[str, str]]:
+    """(field, Chinese message) for each stated fact that disagrees with a validated number."""
+    problems: list[tuple[str, str]] = []
+    born = resident_id_birth_date(number)
+    if birth_date is not None and birth_date != born:
+        problems.append(("birth_date", f"出生日期与身份证号码不一致(号码中为 {born.isoformat()})"))
+    actual = resident_id_sex(number)
+    if sex is not None and Sex(sex) != actual:
+        problems.append(("sex", f"性别与身份证号码不一致(号码中为 {_SEX_NAMES[actual]})"))
+    return problems
+
+
+def make_resident_id(region: str, birth_date: date, sequence: int, sex: Sex) -> str:
+    """Build a valid number (demo data, tests): sequence 0–499 → an order code of the right parity."""
+    if not re.fullmatch(r"[0-9]{6}", region):
+        raise ValueError(f"region must be a 6-digit code, not {region!r}")
+    if not 0 <= sequence < 500:
+        raise ValueError(f"sequence must be in 0..499, not {sequence}")
+    order = sequence * 2 + (1 if Sex(sex) is Sex.male else 0)
+    body = f"{region}{birth_date:%Y%m%d}{order:03d}"
+    return body + resident_id_check(body)

@@ -1,8 +1,14 @@
-"""The lifecycle of registered entities: which transition goes from where to where, who may
-make it (a policy action), and whether a reason is required. The one place for these rules.
+"""The lifecycle of registered records: which transition goes from where to where, who may make
+it (a policy action), and whether a reason is required, per kind. The one place for these rules.
 
+Organizations (purchasers, agents, suppliers):
     draft ─submit→ submitted ─approve→ active ─suspend→ suspended ─reinstate→ active
                ↖─submit── returned ←return─┘        active/suspended/draft/returned ─cancel→ cancelled
+Experts add the end of the term and dismissal (解聘):
+    active/suspended ─expire→ expired ─reappoint→ active      (expire: the scheduled check)
+    active/suspended/expired ─dismiss→ dismissed               draft/returned ─cancel→ cancelled
+Commodities are listed (active, 已上架) after review and can be delisted and relisted:
+    active ─delist→ delisted ─relist→ active                   draft/returned/active/delisted ─cancel→ cancelled
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auth.policy import Action
-from models.organization import Status
+from models.organization import RecordKind, Status
 from registry.errors import Conflict, Unprocessable
 
 
@@ -24,7 +30,7 @@ class Transition:
     reason_required: bool
 
 
-TRANSITIONS: dict[str, Transition] = {
+_COMMON = {
     t.name: t
     for t in (
         Transition(
@@ -51,32 +57,84 @@ TRANSITIONS: dict[str, Transition] = {
             Action.review,
             True,
         ),
-        Transition(
-            "suspend", "暂停", frozenset({Status.active}), Status.suspended, Action.sanction, True
-        ),
-        Transition(
-            "reinstate",
-            "恢复",
-            frozenset({Status.suspended}),
-            Status.active,
-            Action.sanction,
-            False,
-        ),
-        Transition(
-            "cancel",
-            "注销",
-            frozenset({Status.draft, Status.returned, Status.active, Status.suspended}),
-            Status.cancelled,
-            Action.sanction,
-            True,
-        ),
     )
 }
 
-# Statuses whose data may be edited directly; on active/suspended records reviewed fields
-# go through a change request, and submitted/cancelled ones are frozen.
+
+def _cancel(*sources: Status) -> Transition:
+    return Transition("cancel", "注销", frozenset(sources), Status.cancelled, Action.sanction, True)
+
+
+_SUSPEND = Transition(
+    "suspend",
+    "暂停",
+    frozenset({Status.active}),
+    Status.suspended,
+    Action.sanction,
+    True,
+)
+_REINSTATE = Transition(
+    "reinstate", "恢复", frozenset({Status.suspended}), Status.active, Action.sanction, False
+)
+
+_ORGANIZATIONS = {
+    **_COMMON,
+    "suspend": _SUSPEND,
+    "reinstate": _REINSTATE,
+    "cancel": _cancel(Status.draft, Status.returned, Status.active, Status.suspended),
+}
+_EXPERTS = {
+    **_COMMON,
+    "suspend": _SUSPEND,
+    "reinstate": _REINSTATE,
+    # run by the scheduled check (`registry experts expire`) or by a bureau
+    "expire": Transition(
+        "expire",
+        "聘期届满",
+        frozenset({Status.active, Status.suspended}),
+        Status.expired,
+        Action.sanction,
+        False,
+    ),
+    # after the term was extended (an edit of `term`, reviewed)
+    "reappoint": Transition(
+        "reappoint", "续聘", frozenset({Status.expired}), Status.active, Action.review, False
+    ),
+    "dismiss": Transition(
+        "dismiss",
+        "解聘",
+        frozenset({Status.active, Status.suspended, Status.expired}),
+        Status.dismissed,
+        Action.sanction,
+        True,
+    ),
+    "cancel": _cancel(Status.draft, Status.returned),
+}
+_COMMODITIES = {
+    **_COMMON,
+    "delist": Transition(
+        "delist", "下架", frozenset({Status.active}), Status.delisted, Action.sanction, True
+    ),
+    "relist": Transition(
+        "relist", "重新上架", frozenset({Status.delisted}), Status.active, Action.review, False
+    ),
+    "cancel": _cancel(Status.draft, Status.returned, Status.active, Status.delisted),
+}
+
+TRANSITIONS_BY_KIND: dict[RecordKind, dict[str, Transition]] = {
+    RecordKind.purchaser: _ORGANIZATIONS,
+    RecordKind.agent: _ORGANIZATIONS,
+    RecordKind.supplier: _ORGANIZATIONS,
+    RecordKind.expert: _EXPERTS,
+    RecordKind.commodity: _COMMODITIES,
+}
+TRANSITIONS = _ORGANIZATIONS  # the organizations' table (tests model it)
+
+# Statuses whose data may be edited directly; in the others listed, reviewed fields go through a
+# change request (an expired expert's new term, a delisted commodity's corrections); submitted,
+# cancelled and dismissed records are frozen.
 DIRECTLY_EDITABLE = frozenset({Status.draft, Status.returned})
-EDITABLE_WITH_REVIEW = frozenset({Status.active, Status.suspended})
+EDITABLE_WITH_REVIEW = frozenset({Status.active, Status.suspended, Status.expired, Status.delisted})
 
 STATUS_LABELS = {
     Status.draft: "草稿",
@@ -85,25 +143,42 @@ STATUS_LABELS = {
     Status.active: "已入库",
     Status.suspended: "已暂停",
     Status.cancelled: "已注销",
+    Status.expired: "聘期届满",
+    Status.dismissed: "已解聘",
+    Status.delisted: "已下架",
 }
+_ACTIVE_LABELS = {RecordKind.expert: "在聘", RecordKind.commodity: "已上架"}
 
 
-def allowed_from(status: Status) -> list[str]:
-    return [t.name for t in TRANSITIONS.values() if status in t.sources]
+def status_label(status: Status, kind: RecordKind = RecordKind.supplier) -> str:
+    if status is Status.active:
+        return _ACTIVE_LABELS.get(kind, STATUS_LABELS[status])
+    return STATUS_LABELS[status]
 
 
-def check(name: str, status: Status, reason: str | None) -> Transition:
+def transitions_for(kind: RecordKind) -> dict[str, Transition]:
+    return TRANSITIONS_BY_KIND[kind]
+
+
+def allowed_from(status: Status, kind: RecordKind = RecordKind.supplier) -> list[str]:
+    return [t.name for t in TRANSITIONS_BY_KIND[kind].values() if status in t.sources]
+
+
+def check(
+    name: str, status: Status, reason: str | None, kind: RecordKind = RecordKind.supplier
+) -> Transition:
     """The transition, or 409 naming the transitions allowed from `status`."""
-    transition = TRANSITIONS[name]
+    moves = TRANSITIONS_BY_KIND[kind]
+    transition = moves[name]
     if status not in transition.sources:
-        allowed = allowed_from(status)
+        allowed = allowed_from(status, kind)
         raise Conflict(
-            f"当前状态为“{STATUS_LABELS[status]}”,不能{transition.label};"
-            f"可进行的操作:{'、'.join(TRANSITIONS[a].label for a in allowed) or '无'}",
+            f"当前状态为“{status_label(status, kind)}”,不能{transition.label};"
+            f"可进行的操作:{'、'.join(moves[a].label for a in allowed) or '无'}",
             code="invalid_transition",
             status_now=status.value,
             allowed=allowed,
-            allowed_states=sorted({TRANSITIONS[a].target.value for a in allowed}),
+            allowed_states=sorted({moves[a].target.value for a in allowed}),
         )
     if transition.reason_required and not (reason and reason.strip()):
         raise Unprocessable(

@@ -2,7 +2,8 @@
 
 Which paths are restricted is declared once per kind on its data schema (`RESTRICTED`); this
 module applies that declaration. Restricted values never go to logs, the change feed's payload or
-(later) the search index: all of them read the masked view.
+(later) the search index: all of them read the masked view. Personal values stored encrypted
+(`registry/personal.py`) are decrypted only to be shown in clear or masked.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from models.organization import DATA_MODELS, OrgKind
+from models.kinds import DATA_MODELS
+from models.organization import RecordKind
+from registry import personal
 from registry.identifiers import Masked
 
 _MASKERS: dict[str, Callable[[str], str]] = {
@@ -38,7 +41,7 @@ def _tree(paths: tuple[str, ...]) -> _Tree:
     return root
 
 
-def _mask(node: Any, tree: _Tree) -> Any:
+def _mask(node: Any, tree: _Tree, kind: RecordKind) -> Any:
     if not isinstance(node, dict):
         return node
     out = dict(node)
@@ -46,13 +49,14 @@ def _mask(node: Any, tree: _Tree) -> Any:
         if branch is None:
             value = out.get(key)
             if isinstance(value, str) and value:
-                out[key] = _MASKERS.get(key, _hidden)(value)
+                # an encrypted value is opened in memory only to show its last digits
+                out[key] = _MASKERS.get(key, _hidden)(personal.plain_value(kind, key, value))
         elif key.endswith("[]"):
             items = out.get(key[:-2])
             if isinstance(items, list):
-                out[key[:-2]] = [_mask(item, branch) for item in items]
+                out[key[:-2]] = [_mask(item, branch, kind) for item in items]
         elif key in out:
-            out[key] = _mask(out[key], branch)
+            out[key] = _mask(out[key], branch, kind)
     return out
 
 
@@ -60,15 +64,21 @@ def _hidden(_: str) -> str:
     return "****"
 
 
-_TREES = {kind: _tree(DATA_MODELS[kind].RESTRICTED) for kind in OrgKind}
+_TREES = {kind: _tree(DATA_MODELS[kind].RESTRICTED) for kind in RecordKind}
 
 
-def masked(kind: OrgKind, data: dict[str, Any]) -> dict[str, Any]:
+def masked(kind: RecordKind, data: dict[str, Any]) -> dict[str, Any]:
     """`data` with every restricted value masked; `data` itself is left as it is."""
-    result: dict[str, Any] = _mask(data, _TREES[kind])
+    result: dict[str, Any] = _mask(data, _TREES[kind], kind)
     return result
 
 
-def restricted_fields(kind: OrgKind) -> frozenset[str]:
+def shown(kind: RecordKind, data: dict[str, Any], clear: bool) -> dict[str, Any]:
+    """A stored document as a reader sees it: in clear (personal fields decrypted) for those who
+    may read restricted values, masked for everyone else."""
+    return personal.unseal(kind, data) if clear else masked(kind, data)
+
+
+def restricted_fields(kind: RecordKind) -> frozenset[str]:
     """Top-level fields that hold restricted values (for diffs in history)."""
     return frozenset(p.split(".")[0].removesuffix("[]") for p in DATA_MODELS[kind].RESTRICTED)

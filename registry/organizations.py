@@ -1,5 +1,7 @@
-"""Purchasers, agents and suppliers: register once, edit (with change requests), lifecycle
-transitions, reads for people and systems, history. One service for the three kinds.
+"""The registries' records — purchasers, agents, suppliers, experts, commodities: register once,
+edit (with change requests), lifecycle transitions, reads for people and systems, history.
+One service for every kind; what differs per kind (validation, key, projections) is declared in
+the "kind rules" section below.
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, String, bindparam, exists, func, literal_column, or_
@@ -17,27 +20,52 @@ from auth.policy import Action, Target, may, visible_filter
 from auth.principals import Principal
 from models.catalog import CatalogItem
 from models.change_request import ChangeRequest, ChangeRequestOut, ChangeRequestStatus
+from models.commodity import Offer
 from models.debarment import Debarment
 from models.event import EventOut
+from models.kinds import DATA_MODELS
 from models.organization import (
-    DATA_MODELS,
+    ORGANIZATION_KINDS,
     EnterpriseSize,
     Organization,
     OrganizationOut,
-    OrgKind,
+    RecordKind,
     Status,
 )
-from registry import events, lifecycle
+from models.specialty import Specialty
+from registry import events, lifecycle, personal
+from registry.catalog import parse_code
 from registry.codes import catalog_prefix, region_in_subtree, region_prefix
+from registry.commodity_specs import load_spec_table
 from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
-from registry.identifiers import IdentifierError, uscc_region, validate_uscc
+from registry.identifiers import (
+    IdentifierError,
+    Sex,
+    check_resident_id_facts,
+    uscc_region,
+    validate_resident_id,
+    validate_uscc,
+)
 from registry.ids import new_id
-from registry.masking import masked, restricted_fields
+from registry.masking import restricted_fields, shown
+from registry.normalize import commodity_key, normalize_brand
 from registry.regions import require_current_region
 from registry.validation import validate_or_422
 
-ID_PREFIX = {OrgKind.purchaser: "pur", OrgKind.agent: "agt", OrgKind.supplier: "sup"}
-KIND_LABEL = {OrgKind.purchaser: "采购人", OrgKind.agent: "代理机构", OrgKind.supplier: "供应商"}
+ID_PREFIX = {
+    RecordKind.purchaser: "pur",
+    RecordKind.agent: "agt",
+    RecordKind.supplier: "sup",
+    RecordKind.expert: "exp",
+    RecordKind.commodity: "com",
+}
+KIND_LABEL = {
+    RecordKind.purchaser: "采购人",
+    RecordKind.agent: "代理机构",
+    RecordKind.supplier: "供应商",
+    RecordKind.expert: "评审专家",
+    RecordKind.commodity: "商品",
+}
 
 
 # --- policy helpers ---------------------------------------------------------------------------
@@ -83,7 +111,22 @@ def debarred_expr() -> ColumnElement[bool]:
 
 
 def eligible_expr() -> ColumnElement[bool]:
-    return (col(Organization.status) == Status.active.value) & ~debarred_expr()
+    """Active, not debarred, and (experts) within the term of appointment — also before the
+    scheduled check has marked an ended term `expired`."""
+    return (
+        (col(Organization.status) == Status.active.value)
+        & ~debarred_expr()
+        & (
+            col(Organization.term_ends_on).is_(None)
+            | (col(Organization.term_ends_on) >= func.current_date())
+        )
+    )
+
+
+def is_eligible(org: Organization, debarred: bool) -> bool:
+    """`eligible_expr`, for a loaded row."""
+    in_term = org.term_ends_on is None or org.term_ends_on >= date.today()
+    return org.status == Status.active.value and not debarred and in_term
 
 
 def _pending_expr() -> Any:
@@ -105,7 +148,7 @@ class OrgRow:
     warnings: list[str] = field(default_factory=list)
 
 
-def _rows(kind: OrgKind) -> Any:
+def _rows(kind: RecordKind) -> Any:
     return select(
         Organization, debarred_expr().label("debarred"), _pending_expr().label("pending")
     ).where(col(Organization.kind) == kind.value)
@@ -113,7 +156,7 @@ def _rows(kind: OrgKind) -> Any:
 
 def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
     org = row.org
-    kind = OrgKind(org.kind)
+    kind = RecordKind(org.kind)
     clear = may(actor, Action.read_restricted, target(org))
     # built from the stored, validated row: no second validation (batch answers hold 1,000)
     return OrganizationOut.model_construct(
@@ -122,10 +165,10 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
         status=Status(org.status),
         status_reason=org.status_reason,
         suspended_until=org.suspended_until,
-        eligible=org.status == Status.active.value and not row.debarred,
+        eligible=is_eligible(org, row.debarred),
         debarred=row.debarred,
         version=org.version,
-        data=org.data if clear else masked(kind, org.data),
+        data=shown(kind, org.data, clear),
         restricted_visible=clear,
         pending_change_request=row.pending_change_request,
         warnings=row.warnings,
@@ -139,38 +182,128 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
 # --- validation -------------------------------------------------------------------------------
 
 
-def _validate(session: Session, kind: OrgKind, payload: dict[str, Any]) -> dict[str, Any]:
-    """Schema, then references: the region must be current, scope codes must be in the catalogue."""
+# --- kind rules: validation, key, projections --------------------------------------------------
+
+
+def _validate(session: Session, kind: RecordKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """The kind's schema, then its references (region, catalogue, specialties) and cross-field
+    rules; every problem is reported with the field it concerns."""
     data: dict[str, Any] = validate_or_422(DATA_MODELS[kind], payload).model_dump(mode="json")
     require_current_region(session, data["region_code"])
-    scope = data.get("business_scope") or []
-    if scope:
-        known = set(
-            session.exec(
-                select(CatalogItem.code).where(
-                    col(CatalogItem.code).in_(scope), col(CatalogItem.valid_to).is_(None)
-                )
-            ).all()
+    if kind is RecordKind.expert:
+        errors = _expert_errors(session, data)
+    elif kind is RecordKind.commodity:
+        errors = _commodity_errors(session, data)
+    else:
+        errors = _scope_errors(session, data.get("business_scope") or [])
+    if errors:
+        raise Unprocessable(
+            "；".join(e["message"] for e in errors[:5]), code="validation_failed", errors=errors
         )
-        unknown = [c for c in scope if c not in known]
-        if unknown:
-            raise Unprocessable(
-                f"经营范围中的品目编码不在现行目录中:{'、'.join(unknown)}",
-                code="validation_failed",
-                errors=[
-                    {
-                        "field": "business_scope",
-                        "code": "unknown_code",
-                        "message": f"品目 {c} 不存在",
-                    }
-                    for c in unknown
-                ],
-            )
     return data
+
+
+def _current_catalog_codes(session: Session, codes: Sequence[str]) -> set[str]:
+    return set(
+        session.exec(
+            select(CatalogItem.code).where(
+                col(CatalogItem.code).in_(list(codes)), col(CatalogItem.valid_to).is_(None)
+            )
+        ).all()
+    )
+
+
+def _scope_errors(session: Session, scope: list[str]) -> list[dict[str, str]]:
+    known = _current_catalog_codes(session, scope) if scope else set()
+    return [
+        {
+            "field": "business_scope",
+            "code": "unknown_code",
+            "message": f"经营范围中的品目 {c} 不在现行目录中",
+        }
+        for c in scope
+        if c not in known
+    ]
+
+
+def _expert_errors(session: Session, data: dict[str, Any]) -> list[dict[str, str]]:
+    errors = [
+        {"field": field, "code": "disagrees_with_id_number", "message": message}
+        for field, message in check_resident_id_facts(
+            data["id_number"],
+            birth_date=date.fromisoformat(data["birth_date"]),
+            sex=Sex(data["sex"]),
+        )
+    ]
+    codes = data["specialties"]
+    rows = session.exec(select(Specialty).where(col(Specialty.code).in_(codes))).all()
+    parents = set(
+        session.exec(
+            select(Specialty.parent_code).where(col(Specialty.parent_code).in_(codes))
+        ).all()
+    )
+    known = {r.code for r in rows}
+    for code in codes:
+        if code not in known:
+            errors.append(
+                {
+                    "field": "specialties",
+                    "code": "unknown_code",
+                    "message": f"评审专业 {code} 不在专业分类中",
+                }
+            )
+        elif code in parents:
+            errors.append(
+                {
+                    "field": "specialties",
+                    "code": "not_a_leaf",
+                    "message": f"评审专业 {code} 不是末级分类,请选择其下级专业",
+                }
+            )
+    return errors
+
+
+def _commodity_errors(session: Session, data: dict[str, Any]) -> list[dict[str, str]]:
+    code = data["catalog_code"]
+    errors: list[dict[str, str]] = []
+    if not _current_catalog_codes(session, [code]):
+        errors.append(
+            {
+                "field": "catalog_code",
+                "code": "unknown_code",
+                "message": f"品目 {code} 不在现行目录中",
+            }
+        )
+    elif session.exec(
+        select(CatalogItem.code).where(
+            col(CatalogItem.parent_code) == code, col(CatalogItem.valid_to).is_(None)
+        )
+    ).first():
+        errors.append(
+            {
+                "field": "catalog_code",
+                "code": "not_a_leaf",
+                "message": f"品目 {code} 不是末级品目,请选择其下级品目",
+            }
+        )
+    specs, spec_errors = load_spec_table().validate(code, data.get("specs") or {})
+    data["specs"] = specs
+    return errors + spec_errors
+
+
+def natural_key(kind: RecordKind, data: dict[str, Any]) -> str | None:
+    """What makes a record one of a kind, besides the organizations' code (`uscc`)."""
+    if kind is RecordKind.expert:
+        return personal.blind_index(kind, "id_number", data["id_number"])
+    if kind is RecordKind.commodity:
+        return commodity_key(data["catalog_code"], data["brand"], data["model"])
+    return None
 
 
 def region_warnings(data: dict[str, Any]) -> list[str]:
     """The code's region digits should agree with the stated region (a hint, never an error)."""
+    if "uscc" not in data:
+        return []
     code_region, stated = uscc_region(data["uscc"]), data["region_code"]
     related = region_in_subtree(stated, code_region) or region_in_subtree(code_region, stated)
     if related:
@@ -181,13 +314,23 @@ def region_warnings(data: dict[str, Any]) -> list[str]:
 
 
 def _project(org: Organization, data: dict[str, Any]) -> None:
-    """Copy the document's key and filter fields to their columns."""
-    org.data = data
-    org.uscc = data["uscc"]
+    """Store the (plain) document sealed, and copy its key and filter fields to their columns."""
+    kind = RecordKind(org.kind)
+    org.data = personal.seal(kind, data, previous=org.data or None)
     org.name = data["name"]
     org.region_code = data["region_code"]
-    org.size = data.get("size")
-    org.business_scope = list(data.get("business_scope") or [])
+    org.natural_key = natural_key(kind, data)
+    if kind in ORGANIZATION_KINDS:
+        org.uscc = data["uscc"]
+        org.size = data.get("size")
+        org.business_scope = list(data.get("business_scope") or [])
+    elif kind is RecordKind.expert:
+        org.specialties = list(data["specialties"])
+        org.term_ends_on = date.fromisoformat(data["term"]["ends_on"])
+    elif kind is RecordKind.commodity:
+        org.catalog_code = data["catalog_code"]
+        org.brand = normalize_brand(data["brand"])
+        org.price = Decimal(str(data["reference_price"]["amount"]))
 
 
 def _snapshot(org: Organization) -> dict[str, Any]:
@@ -222,16 +365,31 @@ def record_event(
     )
 
 
-def _already_registered(session: Session, kind: OrgKind, uscc: str) -> Conflict:
+def _already_registered(session: Session, kind: RecordKind, data: dict[str, Any]) -> Conflict:
+    key = natural_key(kind, data)
+    keyed = (
+        col(Organization.natural_key) == key
+        if key is not None
+        else col(Organization.uscc) == data["uscc"]
+    )
     existing = session.exec(
         select(Organization.id).where(
             col(Organization.kind) == kind.value,
-            col(Organization.uscc) == uscc,
+            keyed,
             col(Organization.status) != Status.cancelled.value,
         )
     ).first()
+    if kind is RecordKind.expert:  # never repeat the ID number in an error
+        what = "持该身份证号码的评审专家"
+    elif kind is RecordKind.commodity:
+        what = f"品目 {data['catalog_code']} 下品牌“{data['brand']}”型号“{data['model']}”的商品"
+    else:
+        what = f"统一社会信用代码 {data['uscc']} 的{KIND_LABEL[kind]}"
+    extra = (
+        ",请为其添加报价" if kind is RecordKind.commodity else ",一处注册、全区有效,无需重复注册"
+    )
     return Conflict(
-        f"统一社会信用代码 {uscc} 的{KIND_LABEL[kind]}已登记(编号 {existing}),一处注册、全区有效,无需重复注册",
+        f"{what}已登记(编号 {existing}){extra}",
         code="already_registered",
         existing_id=existing,
     )
@@ -243,7 +401,7 @@ def _already_registered(session: Session, kind: OrgKind, uscc: str) -> Conflict:
 def register(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     payload: dict[str, Any],
     actor: Principal | None,
     owner_account_id: str | None = None,
@@ -265,7 +423,6 @@ def register(
         status=Status.draft.value,
         owner_account_id=owner_account_id,
         data={},
-        uscc="",
         name="",
         region_code="",
     )
@@ -274,14 +431,14 @@ def register(
         with session.begin_nested():
             session.add(org)
     except IntegrityError as exc:
-        raise _already_registered(session, kind, data["uscc"]) from exc
+        raise _already_registered(session, kind, data) from exc
     record_event(session, org, "created", actor)
     session.refresh(org)
     return OrgRow(org, debarred=False, pending_change_request=None, warnings=region_warnings(data))
 
 
 def lock_visible(
-    session: Session, kind: OrgKind, org_id: str, actor: Principal | None
+    session: Session, kind: RecordKind, org_id: str, actor: Principal | None
 ) -> Organization:
     """The record, locked for this transaction; 404 if the caller cannot see it (the operator,
     `actor=None`, sees everything)."""
@@ -296,23 +453,24 @@ def lock_visible(
     return org
 
 
-def _apply(session: Session, org: Organization, data: dict[str, Any], kind: OrgKind) -> None:
-    uscc_changes = data["uscc"] != org.uscc
+def _apply(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
+    """Make the (plain) document the version in force."""
+    key_changes = (org.uscc, org.natural_key) != (data.get("uscc"), natural_key(kind, data))
     _project(org, data)
     org.version += 1
     try:
         with session.begin_nested():
             session.add(org)
     except IntegrityError as exc:
-        if uscc_changes:
-            raise _already_registered(session, kind, data["uscc"]) from exc
+        if key_changes:
+            raise _already_registered(session, kind, data) from exc
         raise
 
 
 def edit(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     org_id: str,
     patch: dict[str, Any],
     actor: Principal,
@@ -332,7 +490,8 @@ def edit(
             status_now=status.value,
         )
     pending = _pending(session, org.id)
-    base = {**org.data, **(pending.changes if pending else {})}
+    current = personal.unseal(kind, org.data)
+    base = {**current, **(personal.unseal(kind, pending.changes) if pending else {})}
     data = _validate(session, kind, {**base, **patch})
     # staff may move a record only within their jurisdiction; the entity itself may report a
     # move anywhere (on an active record it is a change request, reviewed where it is managed now)
@@ -343,7 +502,8 @@ def edit(
         and not may(actor, Action.edit, Target(region_code=data["region_code"]))
     ):
         raise Forbidden(f"不能把记录迁移到您管辖范围以外的地区 {data['region_code']}")
-    changed = events.diff(org.data, data)
+    sealed = personal.seal(kind, data, previous=org.data)
+    changed = events.diff(org.data, sealed)
     warnings = region_warnings(data) if "uscc" in changed or "region_code" in changed else []
     if status in lifecycle.DIRECTLY_EDITABLE:
         if changed:
@@ -353,9 +513,9 @@ def edit(
 
     unreviewed = DATA_MODELS[kind].UNREVIEWED
     immediate = {k: data[k] for k in changed if k in unreviewed}
-    reviewed = {k: data[k] for k in changed if k not in unreviewed}
+    reviewed = {k: sealed[k] for k in changed if k not in unreviewed}
     if immediate:
-        _apply(session, org, {**org.data, **immediate}, kind)
+        _apply(session, org, {**current, **immediate}, kind)
         record_event(session, org, "updated", actor, changes={k: changed[k] for k in immediate})
     if reviewed or pending:
         _upsert_change_request(session, org, pending, reviewed, actor)
@@ -430,7 +590,7 @@ def _upsert_change_request(
 def decide_change_request(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     org_id: str,
     request_id: str,
     decision: str,
@@ -455,8 +615,12 @@ def decide_change_request(
     if decision == "reject" and not (reason and reason.strip()):
         raise Unprocessable("驳回变更申请需要填写理由", code="reason_required")
     if decision == "approve":
-        data = _validate(session, kind, {**org.data, **request.changes})
-        changed = events.diff(org.data, data)
+        data = _validate(
+            session,
+            kind,
+            {**personal.unseal(kind, org.data), **personal.unseal(kind, request.changes)},
+        )
+        changed = events.diff(org.data, personal.seal(kind, data, previous=org.data))
         _apply(session, org, data, kind)
         record_event(session, org, "change_approved", actor, changes=changed, reason=reason)
     request.status = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}[
@@ -478,7 +642,7 @@ def decide_change_request(
 def transition(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     org_id: str,
     name: str,
     actor: Principal | None,
@@ -487,8 +651,15 @@ def transition(
 ) -> OrgRow:
     org = lock_visible(session, kind, org_id, actor)
     # permission first: a caller who may not act learns nothing about the record's state
-    require_may(actor, lifecycle.TRANSITIONS[name].action, org, lifecycle.TRANSITIONS[name].label)
-    move = lifecycle.check(name, Status(org.status), reason)
+    moves = lifecycle.transitions_for(kind)
+    if name not in moves:
+        raise NotFound(f"{KIND_LABEL[kind]}没有“{name}”操作", code="not_found")
+    require_may(actor, moves[name].action, org, moves[name].label)
+    move = lifecycle.check(name, Status(org.status), reason, kind)
+    if name == "reappoint" and (org.term_ends_on is None or org.term_ends_on < date.today()):
+        raise Conflict(
+            "聘期已结束,请先修改聘期(经审核生效)后再续聘", code="term_ended", status_now=org.status
+        )
     if until is not None and name != "suspend":
         raise Unprocessable("只有暂停可以指定截止日期", code="until_not_applicable")
     if until is not None and until < date.today():
@@ -529,30 +700,42 @@ def transition(
 def _row(session: Session, org: Organization, warnings: list[str] | None = None) -> OrgRow:
     session.flush()
     session.refresh(org)
-    result = session.execute(_rows(OrgKind(org.kind)).where(col(Organization.id) == org.id)).one()
+    result = session.execute(
+        _rows(RecordKind(org.kind)).where(col(Organization.id) == org.id)
+    ).one()
     return OrgRow(result[0], bool(result[1]), result[2], warnings or [])
 
 
 # Lookups by key are the hottest reads (other systems call them all day): their statements are
 # built once, so a request skips building and cache-keying a new SQL expression, and the
 # jurisdiction rule is applied to the fetched row with `may()` (the twin of `visible_filter`).
-_BY_ID = {kind: _rows(kind).where(col(Organization.id) == bindparam("key")) for kind in OrgKind}
+_BY_ID = {kind: _rows(kind).where(col(Organization.id) == bindparam("key")) for kind in RecordKind}
 _BY_USCC = {
     kind: _rows(kind).where(
         col(Organization.uscc) == bindparam("key"),
         col(Organization.status) != Status.cancelled.value,
     )
-    for kind in OrgKind
+    for kind in RecordKind
+}
+_BY_NATURAL_KEY = {
+    kind: _rows(kind).where(
+        col(Organization.natural_key) == bindparam("key"),
+        col(Organization.status) != Status.cancelled.value,
+    )
+    for kind in RecordKind
 }
 _BATCH = {
     kind: _rows(kind).where(
         or_(
             col(Organization.id) == func.any(bindparam("ids", type_=ARRAY(String))),
-            (col(Organization.uscc) == func.any(bindparam("codes", type_=ARRAY(String))))
+            (
+                col(Organization.uscc if kind in ORGANIZATION_KINDS else Organization.natural_key)
+                == func.any(bindparam("codes", type_=ARRAY(String)))
+            )
             & (col(Organization.status) != Status.cancelled.value),
         )
     )
-    for kind in OrgKind
+    for kind in RecordKind
 }
 
 
@@ -560,14 +743,14 @@ def _readable(actor: Principal, org: Organization) -> bool:
     return may(actor, Action.read, target(org))
 
 
-def get(session: Session, *, kind: OrgKind, org_id: str, actor: Principal) -> OrgRow:
+def get(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) -> OrgRow:
     result = session.execute(_BY_ID[kind], {"key": org_id}).first()
     if result is None or not _readable(actor, result[0]):
         raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
     return OrgRow(result[0], bool(result[1]), result[2])
 
 
-def by_uscc(session: Session, *, kind: OrgKind, uscc: str, actor: Principal) -> OrgRow:
+def by_uscc(session: Session, *, kind: RecordKind, uscc: str, actor: Principal) -> OrgRow:
     try:
         code = validate_uscc(uscc)
     except IdentifierError as exc:
@@ -582,16 +765,61 @@ def by_uscc(session: Session, *, kind: OrgKind, uscc: str, actor: Principal) -> 
     return OrgRow(result[0], bool(result[1]), result[2])
 
 
+def by_id_number(session: Session, *, id_number: str, actor: Principal) -> OrgRow:
+    """An expert by resident ID number, through its keyed hash. Only for those who may read the
+    expert's restricted fields; everyone else is told nothing (404)."""
+    try:
+        number = validate_resident_id(id_number)
+    except IdentifierError as exc:
+        raise Unprocessable(
+            str(exc),
+            code="invalid_id_number",
+            errors=[{"field": "id_number", "code": "invalid", "message": str(exc)}],
+        ) from exc
+    key = personal.blind_index(RecordKind.expert, "id_number", number)
+    result = session.execute(_BY_NATURAL_KEY[RecordKind.expert], {"key": key}).first()
+    if result is None or not may(actor, Action.read_restricted, target(result[0])):
+        raise NotFound("没有持该身份证号码的评审专家(或您无权按身份证号码查询)", code="not_found")
+    return OrgRow(result[0], bool(result[1]), result[2])
+
+
+def by_commodity_key(
+    session: Session, *, catalog_code: str, brand: str, model: str, actor: Principal
+) -> OrgRow:
+    """A commodity by catalog code, brand and model, compared after normalization."""
+    code = parse_code(catalog_code)
+    key = commodity_key(code, brand, model)
+    result = session.execute(_BY_NATURAL_KEY[RecordKind.commodity], {"key": key}).first()
+    if result is None or not _readable(actor, result[0]):
+        raise NotFound(f"品目 {code} 下没有品牌“{brand}”型号“{model}”的商品", code="not_found")
+    return OrgRow(result[0], bool(result[1]), result[2])
+
+
 def batch(
-    session: Session, *, kind: OrgKind, ids: Sequence[str], usccs: Sequence[str], actor: Principal
+    session: Session,
+    *,
+    kind: RecordKind,
+    ids: Sequence[str],
+    usccs: Sequence[str] = (),
+    id_numbers: Sequence[str] = (),
+    actor: Principal,
 ) -> tuple[dict[str, OrgRow], list[str]]:
-    """Up to 1,000 ids and codes in one query; the answer is keyed by what was asked."""
-    codes = {}
+    """Up to 1,000 ids and codes (organizations) or ID numbers (experts, matched only for those
+    who may read them) in one query; the answer is keyed by what was asked."""
+    codes: dict[str, str] = {}
     for raw in usccs:
         try:
             codes[validate_uscc(raw)] = raw
         except IdentifierError:
             continue
+    restricted_keys = set()
+    for raw in id_numbers:
+        try:
+            key = personal.blind_index(kind, "id_number", validate_resident_id(raw))
+        except IdentifierError:
+            continue
+        codes[key] = raw
+        restricted_keys.add(key)
     result = session.execute(_BATCH[kind], {"ids": list(ids), "codes": list(codes)}).all()
     found: dict[str, OrgRow] = {}
     wanted_ids = set(ids)
@@ -601,9 +829,12 @@ def batch(
         row = OrgRow(org, bool(debarred), pending)
         if org.id in wanted_ids:
             found[org.id] = row
-        if org.uscc in codes and org.status != Status.cancelled.value:
-            found[codes[org.uscc]] = row
-    asked = [*ids, *usccs]
+        key = org.uscc if kind in ORGANIZATION_KINDS else org.natural_key
+        if key in codes and org.status != Status.cancelled.value:
+            if key in restricted_keys and not may(actor, Action.read_restricted, target(org)):
+                continue
+            found[codes[key]] = row
+    asked = [*ids, *usccs, *id_numbers]
     return found, [key for key in dict.fromkeys(asked) if key not in found]
 
 
@@ -615,12 +846,18 @@ class OrgFilters:
     scope: str | None = None  # catalogue prefix: business scope contains a code below it
     eligible: bool | None = None
     name: str | None = None
+    specialty: str | None = None  # experts: specialty code prefix
+    catalog: str | None = None  # commodities: catalogue prefix
+    brand: str | None = None  # commodities: brand (normalized, aliases folded)
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    supplier: str | None = None  # commodities with a current offer of this supplier
 
 
 def list_orgs(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     actor: Principal,
     filters: OrgFilters,
     after: str | None,
@@ -646,6 +883,35 @@ def list_orgs(
                 .where(scope_item.c.value.startswith(prefix))
             )
         )
+    if filters.specialty:
+        item = func.unnest(Organization.specialties).table_valued("value").alias("specialty")
+        query = query.where(
+            exists(
+                select(literal_column("1"))
+                .select_from(item)
+                .where(item.c.value.startswith(filters.specialty))
+            )
+        )
+    if filters.catalog:
+        query = query.where(
+            col(Organization.catalog_code).startswith(catalog_prefix(filters.catalog))
+        )
+    if filters.brand:
+        query = query.where(col(Organization.brand) == normalize_brand(filters.brand))
+    if filters.price_min is not None:
+        query = query.where(col(Organization.price) >= filters.price_min)
+    if filters.price_max is not None:
+        query = query.where(col(Organization.price) <= filters.price_max)
+    if filters.supplier:
+        query = query.where(
+            exists().where(
+                col(Offer.commodity_id) == Organization.id,
+                col(Offer.supplier_id) == filters.supplier,
+                col(Offer.withdrawn_at).is_(None),
+                col(Offer.valid_from) <= func.current_date(),
+                or_(col(Offer.valid_to).is_(None), col(Offer.valid_to) >= func.current_date()),
+            )
+        )
     if filters.eligible is not None:
         query = query.where(eligible_expr() if filters.eligible else ~eligible_expr())
     if filters.name:
@@ -656,20 +922,18 @@ def list_orgs(
     return [OrgRow(org, bool(debarred), pending) for org, debarred, pending in result]
 
 
-def history(session: Session, *, kind: OrgKind, org_id: str, actor: Principal) -> list[EventOut]:
+def history(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) -> list[EventOut]:
     row = get(session, kind=kind, org_id=org_id, actor=actor)
     clear = may(actor, Action.read_restricted, target(row.org))
     hidden = restricted_fields(kind)
     out = []
     for event in events.history(session, entity_kind=kind.value, entity_id=org_id):
-        changes = event.changes
-        if not clear:
-            changes = {
-                k: [masked(kind, {k: v[0]}).get(k), masked(kind, {k: v[1]}).get(k)]
-                if k in hidden
-                else v
-                for k, v in changes.items()
-            }
+        changes = {
+            k: [shown(kind, {k: v[0]}, clear).get(k), shown(kind, {k: v[1]}, clear).get(k)]
+            if k in hidden
+            else v
+            for k, v in event.changes.items()
+        }
         out.append(
             EventOut(
                 seq=event.seq or 0,
@@ -687,7 +951,7 @@ def history(session: Session, *, kind: OrgKind, org_id: str, actor: Principal) -
 
 
 def as_of(
-    session: Session, *, kind: OrgKind, org_id: str, actor: Principal, at: datetime
+    session: Session, *, kind: RecordKind, org_id: str, actor: Principal, at: datetime
 ) -> OrganizationOut:
     """The record as it stood at `at`, from the event log (same visibility as a current read)."""
     current = get(session, kind=kind, org_id=org_id, actor=actor)
@@ -709,14 +973,14 @@ def as_of(
         eligible=False,
         debarred=False,
         version=snap["version"],
-        data=snap["data"] if clear else masked(kind, snap["data"]),
+        data=shown(kind, snap["data"], clear),
         restricted_visible=clear,
         warnings=["历史版本:eligible 与 debarred 只对现行记录计算"],
     )
 
 
 def change_requests(
-    session: Session, *, kind: OrgKind, org_id: str, actor: Principal
+    session: Session, *, kind: RecordKind, org_id: str, actor: Principal
 ) -> list[ChangeRequestOut]:
     row = get(session, kind=kind, org_id=org_id, actor=actor)
     clear = may(actor, Action.read_restricted, target(row.org))
@@ -725,7 +989,10 @@ def change_requests(
         .where(col(ChangeRequest.organization_id) == org_id)
         .order_by(col(ChangeRequest.created_at).desc())
     ).all()
-    show = (lambda d: d) if clear else (lambda d: masked(kind, d))
+
+    def show(data: dict[str, Any]) -> dict[str, Any]:
+        return shown(kind, data, clear)
+
     return [
         ChangeRequestOut(
             id=r.id,

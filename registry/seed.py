@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from models.account import Account, AccountCreate, AccountKind, Scope, StaffRole
 from models.catalog import CatalogImportReport
 from models.region import ReferenceDataLoad
-from registry import accounts, catalog, regions
+from registry import accounts, catalog, regions, specialties
 from registry.errors import Unprocessable
 
 
@@ -54,6 +54,7 @@ def seed_reference_data(
                 code="invalid_rows",
                 errors=[e.model_dump() for e in catalog_report.errors],
             )
+    specialties.load_specialties(session)
     return SeedReport(region_report, catalog_report)
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from auth.principals import Principal, PrincipalKind
 from models.account import USERNAME_PATTERN, AccountCreate, AccountKind, EntityKind
-from models.organization import OrgKind
+from models.organization import RecordKind
 from registry import accounts, organizations
 from registry.ids import new_id
 from registry.organizations import OrgRow
@@ -17,7 +17,7 @@ from registry.organizations import OrgRow
 
 class SignupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    kind: OrgKind = Field(description="supplier 供应商 或 agent 代理机构")
+    kind: RecordKind = Field(description="supplier 供应商 或 agent 代理机构")
     username: str = Field(pattern=USERNAME_PATTERN, description="登录名")
     password: str = Field(min_length=12, max_length=128, description="密码(至少 12 位)")
     display_name: str = Field(min_length=1, max_length=100, description="账号显示名(如经办人姓名)")
@@ -28,7 +28,7 @@ def sign_up(session: Any, *, body: SignupRequest) -> tuple[Principal, OrgRow]:
     """Both or neither: a duplicate code or a taken username rolls the whole sign-up back."""
     from registry.errors import Unprocessable
 
-    if body.kind not in (OrgKind.supplier, OrgKind.agent):
+    if body.kind not in (RecordKind.supplier, RecordKind.agent):
         raise Unprocessable(
             "自助注册只面向供应商和代理机构;采购人由财政部门登记", code="signup_kind"
         )

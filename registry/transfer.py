@@ -34,7 +34,7 @@ from sqlmodel import Session
 from auth.policy import ROOT_REGION
 from auth.principals import Principal, PrincipalKind
 from models.account import StaffRole
-from models.organization import OrgKind, Status
+from models.organization import RecordKind, Status
 from registry import organizations
 from registry.codes import is_region_code
 from registry.errors import BadRequest, RegistryError, Unprocessable
@@ -63,9 +63,9 @@ class KindName(StrEnum):
 
 
 KIND_BY_PLURAL = {
-    KindName.suppliers: OrgKind.supplier,
-    KindName.agents: OrgKind.agent,
-    KindName.purchasers: OrgKind.purchaser,
+    KindName.suppliers: RecordKind.supplier,
+    KindName.agents: RecordKind.agent,
+    KindName.purchasers: RecordKind.purchaser,
 }
 PLURAL_BY_KIND = {kind: plural for plural, kind in KIND_BY_PLURAL.items()}
 
@@ -76,8 +76,8 @@ _CONTACT = ["contact_name", "contact_phone", "contact_email", "contact_role"]
 _LEGAL_REP = ["legal_rep_name", "legal_rep_id_number", "legal_rep_phone"]
 _BANK = ["bank", "bank_account_name", "bank_account_number"]
 
-COLUMNS: dict[OrgKind, list[str]] = {
-    OrgKind.supplier: [
+COLUMNS: dict[RecordKind, list[str]] = {
+    RecordKind.supplier: [
         "uscc",
         "name",
         "region_code",
@@ -91,7 +91,7 @@ COLUMNS: dict[OrgKind, list[str]] = {
         *_BANK,
         "qualifications",
     ],
-    OrgKind.agent: [
+    RecordKind.agent: [
         "uscc",
         "name",
         "region_code",
@@ -102,7 +102,7 @@ COLUMNS: dict[OrgKind, list[str]] = {
         "qualifications",
         "staff",
     ],
-    OrgKind.purchaser: [
+    RecordKind.purchaser: [
         "uscc",
         "name",
         "region_code",
@@ -203,12 +203,12 @@ class ImportRowError(BaseModel):
 class ImportedRow(BaseModel):
     row: int = Field(description="文件中的行号")
     id: str = Field(description="新记录的编号")
-    uscc: str = Field(description="统一社会信用代码")
+    uscc: str | None = Field(default=None, description="统一社会信用代码(组织)")
     status: Status = Field(description="导入后的状态")
 
 
 class ImportReport(BaseModel):
-    kind: OrgKind
+    kind: RecordKind
     accepted: bool = Field(description="是否写入了数据")
     rows: int = Field(description="数据行数")
     created: int = Field(default=0, description="新建的草稿数")
@@ -266,7 +266,7 @@ def _packed(line: int, column: str, value: str, parts: tuple[str, ...]) -> list[
     return out
 
 
-def row_to_payload(kind: OrgKind, line: int, values: dict[str, str]) -> dict[str, Any]:
+def row_to_payload(kind: RecordKind, line: int, values: dict[str, str]) -> dict[str, Any]:
     """A file row as the kind's payload dict (validation is left to the schema)."""
     bad = [c for c, v in values.items() if "\x00" in v]
     if bad:
@@ -293,7 +293,7 @@ def row_to_payload(kind: OrgKind, line: int, values: dict[str, str]) -> dict[str
     )
     if contacts:
         payload["contacts"] = contacts
-    if kind in (OrgKind.supplier, OrgKind.agent):
+    if kind in (RecordKind.supplier, RecordKind.agent):
         rep = {
             key: values[column]
             for column, key in zip(_LEGAL_REP, ("name", "id_number", "phone"), strict=True)
@@ -309,7 +309,7 @@ def row_to_payload(kind: OrgKind, line: int, values: dict[str, str]) -> dict[str
         )
         if qualifications:
             payload["qualifications"] = qualifications
-    if kind is OrgKind.supplier:
+    if kind is RecordKind.supplier:
         if values.get("legal_form"):
             payload["legal_form"] = LEGAL_FORM_ALIASES.get(
                 values["legal_form"], values["legal_form"]
@@ -328,11 +328,11 @@ def row_to_payload(kind: OrgKind, line: int, values: dict[str, str]) -> dict[str
         )
         if accounts:
             payload["bank_accounts"] = accounts
-    if kind is OrgKind.agent:
+    if kind is RecordKind.agent:
         staff = _packed(line, "staff", values.get("staff", ""), _STAFF_PARTS)
         if staff:
             payload["staff"] = staff
-    if kind is OrgKind.purchaser:
+    if kind is RecordKind.purchaser:
         for key in ("budget_unit_code", "parent_uscc"):
             if values.get(key):
                 payload[key] = values[key]
@@ -427,7 +427,7 @@ def _normalized_uscc(value: str) -> str | None:
         return None
 
 
-def _submit(session: Session, kind: OrgKind, row: OrgRow, actor: Principal | None) -> OrgRow:
+def _submit(session: Session, kind: RecordKind, row: OrgRow, actor: Principal | None) -> OrgRow:
     return organizations.transition(
         session, kind=kind, org_id=row.org.id, name="submit", actor=actor
     )
@@ -439,7 +439,7 @@ def _submit(session: Session, kind: OrgKind, row: OrgRow, actor: Principal | Non
 def import_organizations(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     data: bytes,
     filename: str,
     actor: Principal | None,
@@ -501,7 +501,7 @@ def import_organizations(
 
 def _import_row(
     session: Session,
-    kind: OrgKind,
+    kind: RecordKind,
     line: int,
     values: dict[str, str],
     actor: Principal | None,
@@ -557,7 +557,7 @@ def _import_row(
 # --- export -----------------------------------------------------------------------------------
 
 
-def export_columns(kind: OrgKind) -> list[str]:
+def export_columns(kind: RecordKind) -> list[str]:
     return ["id", "status", *COLUMNS[kind]]
 
 
@@ -575,7 +575,7 @@ def _pack(items: list[dict[str, Any]], parts: tuple[str, ...]) -> str:
     return ITEM_SEP.join(packed)
 
 
-def data_to_row(kind: OrgKind, data: dict[str, Any]) -> dict[str, str]:
+def data_to_row(kind: RecordKind, data: dict[str, Any]) -> dict[str, str]:
     """A record's data as the file's columns (the inverse of `row_to_payload`)."""
     out: dict[str, str] = {c: "" for c in COLUMNS[kind]}
     for key in ("uscc", "name", "region_code", "address"):
@@ -584,21 +584,21 @@ def data_to_row(kind: OrgKind, data: dict[str, Any]) -> dict[str, str]:
     for column, key in zip(_CONTACT, ("name", "phone", "email", "role"), strict=True):
         parts = [c.get(key) for c in contacts]
         out[column] = _join(parts) if any(parts) else ""
-    if kind in (OrgKind.supplier, OrgKind.agent):
+    if kind in (RecordKind.supplier, RecordKind.agent):
         rep = data.get("legal_representative") or {}
         for column, key in zip(_LEGAL_REP, ("name", "id_number", "phone"), strict=True):
             out[column] = str(rep.get(key) or "")
         out["business_scope"] = _join(data.get("business_scope") or [])
         out["qualifications"] = _pack(data.get("qualifications") or [], _QUALIFICATION_PARTS)
-    if kind is OrgKind.supplier:
+    if kind is RecordKind.supplier:
         for key in ("legal_form", "size", "registered_capital"):
             out[key] = "" if data.get(key) is None else str(data[key])
         accounts = data.get("bank_accounts") or []
         for column, key in zip(_BANK, ("bank", "account_name", "account_number"), strict=True):
             out[column] = _join([a.get(key) for a in accounts])
-    if kind is OrgKind.agent:
+    if kind is RecordKind.agent:
         out["staff"] = _pack(data.get("staff") or [], _STAFF_PARTS)
-    if kind is OrgKind.purchaser:
+    if kind is RecordKind.purchaser:
         for key in ("budget_unit_code", "parent_uscc"):
             out[key] = str(data.get(key) or "")
     return out
@@ -616,7 +616,7 @@ OPERATOR_READER = Principal(
 def iter_export_rows(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     actor: Principal | None,
     filters: OrgFilters,
     page_size: int = PAGE_SIZE,
@@ -647,7 +647,7 @@ def iter_export_rows(
 def iter_export_csv(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     actor: Principal | None,
     filters: OrgFilters,
     page_size: int = PAGE_SIZE,
@@ -681,7 +681,7 @@ def write_xlsx(rows: Iterable[list[str]], out: Any, *, title: str) -> None:
 def export_organizations(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     actor: Principal | None,
     filters: OrgFilters,
     fmt: ExportFormat,
@@ -700,7 +700,7 @@ def export_organizations(
     return buffer.getvalue()
 
 
-def export_filename(kind: OrgKind, fmt: ExportFormat) -> str:
+def export_filename(kind: RecordKind, fmt: ExportFormat) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{PLURAL_BY_KIND[kind].value}-{stamp}.{fmt}"
 
@@ -708,7 +708,7 @@ def export_filename(kind: OrgKind, fmt: ExportFormat) -> str:
 def export_to_file(
     session: Session,
     *,
-    kind: OrgKind,
+    kind: RecordKind,
     filters: OrgFilters,
     fmt: ExportFormat,
     out: Path,

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from models.account import StaffRole
-from models.organization import OrgKind
+from models.organization import RecordKind
 from registry import events, organizations
 from tests import orgdata
 from tests.conftest import assert_problem, service, staff
@@ -70,7 +70,7 @@ def test_a_transaction_that_commits_late_is_not_skipped(committing_db, late_firs
     T1's event: it sees nothing of either until T1 ends, then both, in (xid, seq) order."""
     with Session(committing_db) as setup:
         org = organizations.register(
-            setup, kind=OrgKind.supplier, payload=orgdata.supplier(), actor=None
+            setup, kind=RecordKind.supplier, payload=orgdata.supplier(), actor=None
         ).org
         setup.commit()
         org_id = org.id

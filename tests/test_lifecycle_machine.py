@@ -42,7 +42,7 @@ from api.deps import version_check
 from auth.principals import ANONYMOUS, Principal
 from models.account import EntityKind, StaffRole
 from models.change_request import ChangeRequest
-from models.organization import Organization, OrgKind, Status
+from models.organization import Organization, RecordKind, Status
 from registry import events, organizations
 from registry.errors import (
     Conflict,
@@ -56,7 +56,7 @@ from registry.lifecycle import TRANSITIONS, allowed_from
 from tests import orgdata
 from tests.conftest import self_service, service, staff
 
-SUPPLIER = OrgKind.supplier
+SUPPLIER = RecordKind.supplier
 COUNTY = staff("150102", StaffRole.reviewer)  # 新城区: manages the record
 LEAGUE = staff("150100", StaffRole.reviewer)  # 呼和浩特市: the county's parent
 SIBLING = staff("150103", StaffRole.reviewer)  # 回民区: a sibling county

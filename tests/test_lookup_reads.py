@@ -69,14 +69,14 @@ def test_lookups_on_the_autocommit_path(committing_app):
 def test_masking_copies_what_it_masks_and_leaves_the_stored_data_alone():
     import copy
 
-    from models.organization import OrgKind
+    from models.organization import RecordKind
     from registry.masking import masked
 
     data = orgdata.supplier("150102")
     data["legal_representative"]["id_number"] = "15010219800101123X"
     data["contacts"].append({"name": "王五", "phone": "13912345678"})
     before = copy.deepcopy(data)
-    shown = masked(OrgKind.supplier, data)
+    shown = masked(RecordKind.supplier, data)
     assert data == before  # the record read from the database is not touched
     assert (
         shown["bank_accounts"][0]["account_number"]

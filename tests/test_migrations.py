@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 import models
 from models.change_request import ChangeRequest
 from models.debarment import Debarment
-from models.organization import OrgKind
+from models.organization import RecordKind
 from registry import migrate, organizations
 from registry.db import make_engine
 from registry.migrate import MIGRATIONS_DIR
@@ -94,7 +94,7 @@ def test_regions_cannot_be_deleted(session):
 def history_rows(session):
     """One row in each history table (row triggers do not fire on empty tables)."""
     org = organizations.register(
-        session, kind=OrgKind.supplier, payload=orgdata.supplier(), actor=None
+        session, kind=RecordKind.supplier, payload=orgdata.supplier(), actor=None
     ).org
     session.add(
         ChangeRequest(id="chg_t", organization_id=org.id, changes={"name": "x"}, requested_by="t")

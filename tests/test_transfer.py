@@ -12,7 +12,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from models.account import StaffRole
-from models.organization import OrgKind
+from models.organization import RecordKind
 from registry import transfer
 from registry.cli import app as cli_app
 from registry.config import get_settings
@@ -30,9 +30,9 @@ MOBILE = "13800138000"
 LANDLINE = "0471-6600123"
 ACCOUNT = "6217000012345678"
 MAKERS = {
-    "suppliers": (OrgKind.supplier, orgdata.supplier),
-    "agents": (OrgKind.agent, orgdata.agent),
-    "purchasers": (OrgKind.purchaser, orgdata.purchaser),
+    "suppliers": (RecordKind.supplier, orgdata.supplier),
+    "agents": (RecordKind.agent, orgdata.agent),
+    "purchasers": (RecordKind.purchaser, orgdata.purchaser),
 }
 runner = CliRunner()
 
@@ -40,7 +40,7 @@ runner = CliRunner()
 # --- building files ---------------------------------------------------------------------------
 
 
-def flat(kind: OrgKind, payload: dict[str, Any]) -> dict[str, str]:
+def flat(kind: RecordKind, payload: dict[str, Any]) -> dict[str, str]:
     """A payload as the file's columns (every key, empty where the payload has nothing)."""
     return transfer.data_to_row(kind, payload)
 
@@ -168,7 +168,7 @@ def test_good_xlsx_import_of_each_kind_with_submit(client, auth_header, plural):
 
 
 def test_gb18030_csv_is_read(client, auth_header):
-    row = flat(OrgKind.purchaser, orgdata.purchaser())
+    row = flat(RecordKind.purchaser, orgdata.purchaser())
     r = upload(client, auth_header, csv_bytes([row], encoding="gb18030"), plural="purchasers")
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 1
@@ -201,7 +201,7 @@ def _bad_file(client, auth_header) -> tuple[bytes, dict[int, str], str]:
         7: "uscc",
         8: "uscc",
     }
-    return csv_bytes([flat(OrgKind.supplier, p) for p in rows]), expected, registered["uscc"]
+    return csv_bytes([flat(RecordKind.supplier, p) for p in rows]), expected, registered["uscc"]
 
 
 def test_bad_rows_are_each_reported_and_nothing_is_written(client, auth_header, session):
@@ -235,7 +235,7 @@ def test_take_good_rows_keeps_the_good_ones(client, auth_header, session):
 
 
 def test_take_good_rows_with_no_good_row_is_422(client, auth_header):
-    rows = [flat(OrgKind.supplier, orgdata.supplier(region="159999"))]
+    rows = [flat(RecordKind.supplier, orgdata.supplier(region="159999"))]
     r = upload(client, auth_header, csv_bytes(rows), take_good_rows=True)
     assert_problem(r, 422, "invalid_rows")
 
@@ -243,8 +243,8 @@ def test_take_good_rows_with_no_good_row_is_422(client, auth_header):
 def test_a_county_cannot_import_for_another_county(client, auth_header, session):
     before = live_count(session)
     rows = [
-        flat(OrgKind.supplier, orgdata.supplier(region="150103")),
-        flat(OrgKind.supplier, orgdata.supplier(region="150102")),
+        flat(RecordKind.supplier, orgdata.supplier(region="150103")),
+        flat(RecordKind.supplier, orgdata.supplier(region="150102")),
     ]
     r = upload(client, auth_header, csv_bytes(rows), who=HUIMIN_REVIEWER)
     problem = assert_problem(r, 422, "invalid_rows")
@@ -258,7 +258,7 @@ def test_a_county_cannot_import_for_another_county(client, auth_header, session)
 
 
 def test_only_staff_may_import(client, auth_header):
-    content = csv_bytes([flat(OrgKind.supplier, orgdata.supplier())])
+    content = csv_bytes([flat(RecordKind.supplier, orgdata.supplier())])
     assert_problem(upload(client, auth_header, content, who=None), 401)
     # a viewer passes the gate but may not register: the row is refused
     problem = assert_problem(upload(client, auth_header, content, who=HOHHOT_VIEWER), 422)
@@ -285,7 +285,7 @@ def test_no_restricted_value_appears_in_any_error(client, auth_header):
             ]
         ),
     ]
-    r = upload(client, auth_header, csv_bytes([flat(OrgKind.supplier, p) for p in rows]))
+    r = upload(client, auth_header, csv_bytes([flat(RecordKind.supplier, p) for p in rows]))
     problem = assert_problem(r, 422, "invalid_rows")
     fields = {e["row"]: e["field"] for e in problem["errors"]}
     assert fields[6] == "legal_rep_id_number"
@@ -299,7 +299,7 @@ def test_no_restricted_value_appears_in_any_error(client, auth_header):
 def test_file_level_problems(client, auth_header):
     no_uscc = b"name,region_code\n\xe6\xb5\x8b\xe8\xaf\x95,150102\n"
     assert_problem(upload(client, auth_header, no_uscc), 422, "invalid_file")
-    row = flat(OrgKind.supplier, orgdata.supplier())
+    row = flat(RecordKind.supplier, orgdata.supplier())
     stray = csv_bytes([{**row, "favourite_colour": "blue"}])
     problem = assert_problem(upload(client, auth_header, stray), 422, "invalid_file")
     assert "favourite_colour" in problem["detail"]
@@ -315,9 +315,9 @@ def test_file_level_problems(client, auth_header):
 
 
 def test_malformed_packed_cells_are_row_errors(client, auth_header):
-    row = flat(OrgKind.supplier, orgdata.supplier())
+    row = flat(RecordKind.supplier, orgdata.supplier())
     row["qualifications"] = "资质|编号|机关|2020-01-01|2025-01-01|多余"
-    other = flat(OrgKind.supplier, orgdata.supplier())
+    other = flat(RecordKind.supplier, orgdata.supplier())
     other["qualifications"] = "资质|编号|机关|2026-01-01|2025-01-01"
     problem = assert_problem(upload(client, auth_header, csv_bytes([row, other])), 422)
     assert [(e["row"], e["field"]) for e in problem["errors"]] == [
@@ -330,7 +330,7 @@ def test_malformed_packed_cells_are_row_errors(client, auth_header):
 
 
 def _imported_and_approved(client, auth_header, n: int = 3) -> list[str]:
-    rows = [flat(OrgKind.supplier, orgdata.supplier()) for _ in range(n)]
+    rows = [flat(RecordKind.supplier, orgdata.supplier()) for _ in range(n)]
     r = upload(client, auth_header, csv_bytes(rows), submit=True)
     assert r.status_code == 200, r.text
     ids = [rec["id"] for rec in r.json()["records"]]
@@ -342,7 +342,7 @@ def _imported_and_approved(client, auth_header, n: int = 3) -> list[str]:
 
 def test_export_masks_as_the_api_does(client, auth_header):
     ids = _imported_and_approved(client, auth_header)
-    draft = upload(client, auth_header, csv_bytes([flat(OrgKind.supplier, orgdata.supplier())]))
+    draft = upload(client, auth_header, csv_bytes([flat(RecordKind.supplier, orgdata.supplier())]))
     draft_id = draft.json()["records"][0]["id"]
     for who in (None, HUIMIN_REVIEWER):
         r = export(client, auth_header, who, within="150102")
@@ -367,7 +367,7 @@ def test_export_masks_as_the_api_does(client, auth_header):
 
 def test_export_xlsx_matches_csv_and_applies_filters(client, auth_header):
     ids = _imported_and_approved(client, auth_header, n=2)
-    upload(client, auth_header, csv_bytes([flat(OrgKind.supplier, orgdata.supplier())]))
+    upload(client, auth_header, csv_bytes([flat(RecordKind.supplier, orgdata.supplier())]))
     xlsx = export(client, auth_header, XINCHENG_REVIEWER, format="xlsx", status="active")
     assert xlsx.headers["content-type"] == transfer.CONTENT_TYPES["xlsx"]
     assert 'filename="suppliers-' in xlsx.headers["content-disposition"]
@@ -379,14 +379,14 @@ def test_export_xlsx_matches_csv_and_applies_filters(client, auth_header):
     assert xlsx_rows == csv_rows
     assert {r["status"] for r in csv_rows} == {"active"}
     assert set(ids) <= {r["id"] for r in csv_rows}
-    assert list(csv_rows[0]) == transfer.export_columns(OrgKind.supplier)
+    assert list(csv_rows[0]) == transfer.export_columns(RecordKind.supplier)
     elsewhere = read_csv(export(client, auth_header, XINCHENG_REVIEWER, within="150103").content)
     assert not set(ids) & {r["id"] for r in elsewhere}
 
 
 def test_export_reimports_unchanged(client, auth_header, session):
     """Exported columns are importable: an unmasked export, imported again, exports the same."""
-    kind = OrgKind.agent
+    kind = RecordKind.agent
     rows = [flat(kind, orgdata.agent(qualifications=[_qualification()])) for _ in range(3)]
     assert upload(client, auth_header, csv_bytes(rows), plural="agents").status_code == 200
     first = read_csv(export(client, auth_header, XINCHENG_REVIEWER, plural="agents").content)
@@ -422,11 +422,11 @@ def _qualification() -> dict[str, str]:
 
 
 def test_export_pages_through_every_record(client, auth_header, session):
-    rows = [flat(OrgKind.purchaser, orgdata.purchaser()) for _ in range(5)]
+    rows = [flat(RecordKind.purchaser, orgdata.purchaser()) for _ in range(5)]
     assert upload(client, auth_header, csv_bytes(rows), plural="purchasers").status_code == 200
     content = transfer.export_organizations(
         session,
-        kind=OrgKind.purchaser,
+        kind=RecordKind.purchaser,
         actor=XINCHENG_REVIEWER,
         filters=OrgFilters(within="150102"),
         fmt="csv",
@@ -472,9 +472,9 @@ def test_help(command):
 
 def test_cli_import_with_bad_rows_writes_nothing(cli_env, tmp_path):
     rows = [
-        flat(OrgKind.supplier, orgdata.supplier()),
-        flat(OrgKind.supplier, orgdata.supplier(region="159999")),
-        flat(OrgKind.supplier, orgdata.supplier(name="")),
+        flat(RecordKind.supplier, orgdata.supplier()),
+        flat(RecordKind.supplier, orgdata.supplier(region="159999")),
+        flat(RecordKind.supplier, orgdata.supplier(name="")),
     ]
     path = tmp_path / "bad.csv"
     path.write_bytes(csv_bytes(rows))
@@ -491,7 +491,7 @@ def test_cli_import_with_bad_rows_writes_nothing(cli_env, tmp_path):
 
 def test_cli_region_admin_is_held_to_its_jurisdiction(cli_env, tmp_path):
     path = tmp_path / "other.csv"
-    path.write_bytes(csv_bytes([flat(OrgKind.purchaser, orgdata.purchaser(region="150102"))]))
+    path.write_bytes(csv_bytes([flat(RecordKind.purchaser, orgdata.purchaser(region="150102"))]))
     refused = runner.invoke(
         cli_app, ["import", "purchasers", str(path), "--region-admin", "150103"]
     )
@@ -509,7 +509,7 @@ def test_round_trip_from_the_api_into_a_fresh_database_by_cli(
     client, auth_header, cli_env, tmp_path
 ):
     """Export (unmasked, by the managing bureau) → `registry import` elsewhere → `registry export`."""
-    rows = [flat(OrgKind.supplier, orgdata.supplier()) for _ in range(3)]
+    rows = [flat(RecordKind.supplier, orgdata.supplier()) for _ in range(3)]
     rows[0]["qualifications"] = "安全生产许可证|AQ-001|应急管理厅|2024-01-01|2027-01-01"
     rows[1]["contact_name"], rows[1]["contact_phone"] = "李娜;王芳", f"{LANDLINE};"
     assert upload(client, auth_header, xlsx_bytes(rows)).status_code == 200

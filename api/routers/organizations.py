@@ -1,6 +1,8 @@
 """Purchasers (采购人), agents (代理机构) and suppliers (供应商): one router shape per kind."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
@@ -9,31 +11,41 @@ from sqlmodel import Session
 from api.deps import CurrentPrincipal, CursorParam, IfMatch, Limit, SessionDep, etag_for, require
 from api.errors import problem_responses
 from api.pagination import Page, decode_cursor, encode_cursor
+from api.routers import commodities as commodities_routes
+from api.routers import experts as experts_routes
 from api.routing import UnitOfWorkRoute, one_statement_read
 from auth.policy import AUTHENTICATED, PUBLIC, STAFF
 from auth.principals import Principal
 from models.change_request import ChangeRequestOut
 from models.event import EventOut
+from models.kinds import DATA_MODELS
 from models.organization import (
-    DATA_MODELS,
+    ORGANIZATION_KINDS,
     BatchLookup,
     BatchResult,
     EnterpriseSize,
     OrganizationOut,
-    OrgKind,
+    RecordKind,
     Status,
     TransitionBody,
 )
 from registry import lifecycle, organizations
 from registry.catalog import parse_code
+from registry.errors import Unprocessable
 from registry.organizations import OrgFilters, OrgRow
 
-PLURAL = {OrgKind.purchaser: "purchasers", OrgKind.agent: "agents", OrgKind.supplier: "suppliers"}
+PLURAL = {
+    RecordKind.purchaser: "purchasers",
+    RecordKind.agent: "agents",
+    RecordKind.supplier: "suppliers",
+    RecordKind.expert: "experts",
+    RecordKind.commodity: "commodities",
+}
 LABEL = organizations.KIND_LABEL
 OrgId = Annotated[str, Path(max_length=24, description="编号")]
 
-EXAMPLES: dict[OrgKind, dict[str, Any]] = {
-    OrgKind.supplier: {
+EXAMPLES: dict[RecordKind, dict[str, Any]] = {
+    RecordKind.supplier: {
         "uscc": "91150102MA0N123408",
         "name": "呼和浩特市青城科技有限公司",
         "region_code": "150102",
@@ -52,7 +64,7 @@ EXAMPLES: dict[OrgKind, dict[str, Any]] = {
             }
         ],
     },
-    OrgKind.agent: {
+    RecordKind.agent: {
         "uscc": "91150102MA0N123408",
         "name": "内蒙古正信招标代理有限公司",
         "region_code": "150102",
@@ -60,11 +72,40 @@ EXAMPLES: dict[OrgKind, dict[str, Any]] = {
         "business_scope": ["A", "C"],
         "staff": [{"name": "赵敏", "title": "招标师"}],
     },
-    OrgKind.purchaser: {
+    RecordKind.purchaser: {
         "uscc": "12150100011634502K",
         "name": "呼和浩特市第一中学",
         "region_code": "150102",
         "budget_unit_code": "150102001",
+    },
+    RecordKind.expert: {
+        "name": "张敏",
+        "id_number": "150102198001011238",
+        "sex": "male",
+        "birth_date": "1980-01-01",
+        "phone": "13800138000",
+        "employer": {"name": "内蒙古大学", "uscc": "12150000460000000X"},
+        "title": "高级工程师",
+        "years_of_experience": 20,
+        "specialties": ["A0101"],
+        "region_code": "150102",
+        "term": {"starts_on": "2026-01-01", "ends_on": "2028-12-31"},
+        "relationships": [
+            {
+                "relation": "former_employer",
+                "name": "呼和浩特市青城科技有限公司",
+                "until": "2024-06-30",
+            }
+        ],
+    },
+    RecordKind.commodity: {
+        "catalog_code": "A02020000",
+        "name": "激光打印机",
+        "brand": "HP",
+        "model": "LaserJet Pro M404dn",
+        "specs": {"print_speed_ppm": 38, "duplex": True, "color_print": False},
+        "unit": "台",
+        "reference_price": {"amount": "2399.00", "currency": "CNY", "as_of": "2026-11-01"},
     },
 }
 
@@ -95,6 +136,62 @@ async def org_filters(
 OrgFiltersDep = Annotated[OrgFilters, Depends(org_filters)]
 
 
+async def expert_filters(
+    within: Annotated[str | None, Query(pattern=r"^\d{6}$", description="地区子树(含下级)")] = None,
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="状态(可多选)")
+    ] = None,
+    specialty: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]\d{0,6}$", description="评审专业(该分类或其下级)")
+    ] = None,
+    eligible: Annotated[bool | None, Query(description="在聘且在聘期内、未暂停")] = None,
+    name: Annotated[str | None, Query(max_length=50, description="姓名包含")] = None,
+) -> OrgFilters:
+    return OrgFilters(
+        within=within,
+        status=status_,
+        specialty=specialty.upper() if specialty else None,
+        eligible=eligible,
+        name=name,
+    )
+
+
+async def commodity_filters(
+    status_: Annotated[
+        list[Status] | None, Query(alias="status", description="状态(可多选)")
+    ] = None,
+    catalog: Annotated[str | None, Query(max_length=16, description="品目(该品目或其下级)")] = None,
+    brand: Annotated[
+        str | None,
+        Query(max_length=100, pattern=r"^[^\x00-\x1f]*$", description="品牌(别名视为同一品牌)"),
+    ] = None,
+    price_min: Annotated[Decimal | None, Query(ge=0, description="参考价格不低于")] = None,
+    price_max: Annotated[Decimal | None, Query(ge=0, description="参考价格不高于")] = None,
+    supplier: Annotated[
+        str | None, Query(max_length=24, description="该供应商有现行报价的商品")
+    ] = None,
+    eligible: Annotated[bool | None, Query(description="已上架")] = None,
+    name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
+) -> OrgFilters:
+    return OrgFilters(
+        status=status_,
+        catalog=parse_code(catalog) if catalog else None,
+        brand=brand,
+        price_min=price_min,
+        price_max=price_max,
+        supplier=supplier,
+        eligible=eligible,
+        name=name,
+    )
+
+
+FILTERS: dict[RecordKind, Callable[..., Awaitable[OrgFilters]]] = {
+    **dict.fromkeys(ORGANIZATION_KINDS, org_filters),
+    RecordKind.expert: expert_filters,
+    RecordKind.commodity: commodity_filters,
+}
+
+
 def _out(row: OrgRow, actor: Principal, response: Response | None = None) -> OrganizationOut:
     if response is not None:
         response.headers["ETag"] = etag_for(row.org.version)
@@ -113,18 +210,27 @@ def _answer(session: Session, out: OrganizationOut) -> Response:
     return Response(body, media_type="application/json", headers={"ETag": etag_for(out.version)})
 
 
-def build_router(kind: OrgKind) -> APIRouter:
+def build_router(kind: RecordKind) -> APIRouter:
     plural, label = PLURAL[kind], LABEL[kind]
     router = APIRouter(prefix=f"/v1/{plural}", tags=[f"{label}库"], route_class=UnitOfWorkRoute)
     data_model = DATA_MODELS[kind]
+    filters_of_kind = Depends(FILTERS[kind])
+    key_rule = {
+        RecordKind.expert: "同一居民身份证号码全区只能有一条有效记录",
+        RecordKind.commodity: "同一品目、品牌和型号(规范化后比较)只能有一条有效记录,其他供应商请添加报价",
+    }.get(kind, "同一统一社会信用代码全区只能有一条有效记录")
+    self_service = {
+        RecordKind.supplier: f"{label}本身请使用 `POST /v1/signup` 自助注册。",
+        RecordKind.agent: f"{label}本身请使用 `POST /v1/signup` 自助注册。",
+    }.get(kind, "")
 
     @router.post(
         "",
         summary=f"登记{label}(草稿)",
         description=(
             f"财政部门工作人员在本辖区内登记{label},生成草稿,随后提交审核。"
-            "同一统一社会信用代码全区只能有一条有效记录:重复登记返回 409 和已有记录的编号。"
-            f"{label}本身请使用 `POST /v1/signup` 自助注册。支持 `Idempotency-Key`。"
+            f"{key_rule}:重复登记返回 409 和已有记录的编号。"
+            f"{self_service}支持 `Idempotency-Key`。"
         ),
         status_code=status.HTTP_201_CREATED,
         responses=problem_responses(401, 403, 409, 422),
@@ -159,9 +265,9 @@ def build_router(kind: OrgKind) -> APIRouter:
     def list_(
         session: SessionDep,
         actor: CurrentPrincipal,
-        filters: OrgFiltersDep,
         limit: Limit = 50,
         cursor: CursorParam = None,
+        filters: OrgFilters = filters_of_kind,
     ) -> Page[OrganizationOut]:
         after = decode_cursor(cursor, 1)
         rows = organizations.list_orgs(
@@ -178,37 +284,57 @@ def build_router(kind: OrgKind) -> APIRouter:
     @router.post(
         "/batch",
         summary="批量查询",
-        description="一次按编号和/或统一社会信用代码查询最多 1000 条(一次数据库查询)。结果按请求的键给出;找不到或无权查看的列在 missing 中。",
+        description=(
+            "一次按编号和/或统一社会信用代码(组织)、居民身份证号码(专家,仅对有权查看受限字段者匹配)"
+            "查询最多 1000 条(一次数据库查询)。结果按请求的键给出;找不到或无权查看的列在 missing 中。"
+        ),
         dependencies=[require(PUBLIC)],
         response_model=BatchResult,
         responses=problem_responses(422),
         operation_id=f"batch_{plural}",
     )
     def batch(session: SessionDep, actor: CurrentPrincipal, body: BatchLookup) -> Response:
+        if body.usccs and kind not in ORGANIZATION_KINDS:
+            raise Unprocessable(f"{label}没有统一社会信用代码,请按编号查询", code="not_applicable")
+        if body.id_numbers and kind is not RecordKind.expert:
+            raise Unprocessable("只有评审专家可以按身份证号码查询", code="not_applicable")
         found, missing = organizations.batch(
-            session, kind=kind, ids=body.ids, usccs=body.usccs, actor=actor
+            session,
+            kind=kind,
+            ids=body.ids,
+            usccs=body.usccs,
+            id_numbers=body.id_numbers,
+            actor=actor,
         )
         result = BatchResult(found={k: _out(r, actor) for k, r in found.items()}, missing=missing)
         # built from validated models already: serialize once instead of FastAPI re-validating
         # up to 1,000 records against the response model
         return Response(result.model_dump_json(), media_type="application/json")
 
-    @router.get(
-        "/by-uscc/{uscc}",
-        summary="按统一社会信用代码查询",
-        dependencies=[require(PUBLIC)],
-        response_model=OrganizationOut,
-        responses=problem_responses(404, 422),
-        operation_id=f"get_{kind.value}_by_uscc",
-    )
-    @one_statement_read
-    def by_uscc(
-        session: SessionDep,
-        actor: CurrentPrincipal,
-        uscc: Annotated[str, Path(max_length=40)],
-    ) -> Response:
-        row = organizations.by_uscc(session, kind=kind, uscc=uscc, actor=actor)
-        return _answer(session, organizations.to_out(row, actor))
+    if kind in ORGANIZATION_KINDS:
+
+        @router.get(
+            "/by-uscc/{uscc}",
+            summary="按统一社会信用代码查询",
+            dependencies=[require(PUBLIC)],
+            response_model=OrganizationOut,
+            responses=problem_responses(404, 422),
+            operation_id=f"get_{kind.value}_by_uscc",
+        )
+        @one_statement_read
+        def by_uscc(
+            session: SessionDep,
+            actor: CurrentPrincipal,
+            uscc: Annotated[str, Path(max_length=40)],
+        ) -> Response:
+            row = organizations.by_uscc(session, kind=kind, uscc=uscc, actor=actor)
+            return _answer(session, organizations.to_out(row, actor))
+
+    # kind-specific routes go before `/{org_id}`, which would take `by-key` for an id
+    if kind is RecordKind.expert:
+        experts_routes.add_routes(router)
+    if kind is RecordKind.commodity:
+        commodities_routes.add_routes(router)
 
     @router.get(
         "/{org_id}",
@@ -263,7 +389,7 @@ def build_router(kind: OrgKind) -> APIRouter:
         )
         return _out(row, actor, response)
 
-    for move in lifecycle.TRANSITIONS.values():
+    for move in lifecycle.transitions_for(kind).values():
         _add_transition(router, kind, move)
 
     @router.get(
@@ -298,8 +424,8 @@ def build_router(kind: OrgKind) -> APIRouter:
     return router
 
 
-def _add_transition(router: APIRouter, kind: OrgKind, move: lifecycle.Transition) -> None:
-    sources = "、".join(lifecycle.STATUS_LABELS[s] for s in sorted(move.sources))
+def _add_transition(router: APIRouter, kind: RecordKind, move: lifecycle.Transition) -> None:
+    sources = "、".join(lifecycle.status_label(s, kind) for s in sorted(move.sources))
 
     def endpoint(
         session: SessionDep,
@@ -326,7 +452,7 @@ def _add_transition(router: APIRouter, kind: OrgKind, move: lifecycle.Transition
         methods=["POST"],
         summary=move.label,
         description=(
-            f"从“{sources}”变为“{lifecycle.STATUS_LABELS[move.target]}”。"
+            f"从“{sources}”变为“{lifecycle.status_label(move.target, kind)}”。"
             + ("需要填写理由。" if move.reason_required else "")
             + " 状态不允许时返回 409,并列出可进行的操作。"
         ),
@@ -335,7 +461,7 @@ def _add_transition(router: APIRouter, kind: OrgKind, move: lifecycle.Transition
     )
 
 
-def _add_decision(router: APIRouter, kind: OrgKind, decision: str, summary: str) -> None:
+def _add_decision(router: APIRouter, kind: RecordKind, decision: str, summary: str) -> None:
     def endpoint(
         session: SessionDep,
         response: Response,
@@ -365,4 +491,4 @@ def _add_decision(router: APIRouter, kind: OrgKind, decision: str, summary: str)
     )
 
 
-routers = [build_router(kind) for kind in OrgKind]
+routers = [build_router(kind) for kind in RecordKind]

@@ -13,7 +13,7 @@ from auth.policy import CHANGE_FEED_READER, PUBLIC, STAFF
 from auth.principals import Principal
 from models.debarment import DebarmentCreate, DebarmentOut
 from models.event import FeedPage
-from models.organization import OrganizationOut, OrgKind, TransitionBody
+from models.organization import OrganizationOut, RecordKind, TransitionBody
 from registry import debarments, events, organizations
 from registry.signup import SignupRequest, sign_up
 
@@ -21,9 +21,9 @@ router = APIRouter(route_class=UnitOfWorkRoute)
 OrgId = Annotated[str, Path(max_length=24)]
 
 
-for _kind, _plural in ((OrgKind.supplier, "suppliers"), (OrgKind.agent, "agents")):
+for _kind, _plural in ((RecordKind.supplier, "suppliers"), (RecordKind.agent, "agents")):
 
-    def _make(kind: OrgKind, plural: str) -> None:
+    def _make(kind: RecordKind, plural: str) -> None:
         label = organizations.KIND_LABEL[kind]
 
         @router.post(
@@ -71,7 +71,7 @@ def public_debarments(
     session: SessionDep,
     limit: Limit = 50,
     cursor: CursorParam = None,
-    kind: Annotated[OrgKind | None, Query(description="主体类型")] = None,
+    kind: Annotated[RecordKind | None, Query(description="主体类型")] = None,
     name: Annotated[str | None, Query(max_length=50, description="名称包含")] = None,
 ) -> Page[DebarmentOut]:
     after = decode_cursor(cursor, 1)
@@ -115,7 +115,7 @@ def changes(
     after: Annotated[
         str | None, Query(max_length=100, description="上次的 next_cursor;从头读取时不填")
     ] = None,
-    kinds: Annotated[list[OrgKind] | None, Query(description="只看这些类型")] = None,
+    kinds: Annotated[list[RecordKind] | None, Query(description="只看这些类型")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="最多条数")] = 200,
 ) -> FeedPage:
     return events.feed_page(

@@ -11,7 +11,7 @@ from api.routers.organizations import OrgFiltersDep
 from api.routing import UnitOfWorkRoute
 from auth.policy import PUBLIC, STAFF
 from auth.principals import Principal
-from models.organization import OrgKind
+from models.organization import ORGANIZATION_KINDS, RecordKind
 from registry import transfer
 from registry.errors import Unprocessable
 from registry.organizations import KIND_LABEL
@@ -19,7 +19,7 @@ from registry.organizations import KIND_LABEL
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def build_router(kind: OrgKind) -> APIRouter:
+def build_router(kind: RecordKind) -> APIRouter:
     plural, label = transfer.PLURAL_BY_KIND[kind].value, KIND_LABEL[kind]
     columns = ",".join(transfer.COLUMNS[kind])
     router = APIRouter(prefix=f"/v1/{plural}", tags=[f"{label}库"], route_class=UnitOfWorkRoute)
@@ -118,4 +118,4 @@ def build_router(kind: OrgKind) -> APIRouter:
     return router
 
 
-routers = [build_router(kind) for kind in OrgKind]
+routers = [build_router(kind) for kind in RecordKind if kind in ORGANIZATION_KINDS]

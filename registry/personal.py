@@ -1,0 +1,75 @@
+"""Personal data at rest: the top-level fields a kind declares `ENCRYPTED` (an expert's ID number
+and personal phone) are stored as authenticated ciphertext (`registry/crypto.py`) in the record,
+its change requests and its audit events, so plaintext lives only in memory while a request
+needs it. The services work on plain documents and seal them on the way to storage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.kinds import DATA_MODELS
+from models.organization import RecordKind
+from registry import crypto
+
+
+def _context(kind: RecordKind | str, field: str) -> str:
+    return f"{kind}.{field}"
+
+
+def encrypted_fields(kind: RecordKind) -> tuple[str, ...]:
+    return DATA_MODELS[kind].ENCRYPTED
+
+
+def seal(
+    kind: RecordKind, data: dict[str, Any], previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`data` with its personal fields encrypted. A value equal to the one sealed in `previous`
+    keeps that ciphertext, so an unchanged ID number does not show up as a change."""
+    fields = encrypted_fields(kind)
+    if not fields:
+        return data
+    cipher = crypto.cipher()
+    sealed = dict(data)
+    for field in fields:
+        value = sealed.get(field)
+        if not isinstance(value, str) or not value or crypto.is_encrypted(value):
+            continue
+        before = (previous or {}).get(field)
+        context = _context(kind, field)
+        unchanged = (
+            isinstance(before, str)
+            and crypto.is_encrypted(before)
+            and cipher.decrypt(before, context=context) == value
+        )
+        if unchanged:
+            sealed[field] = before
+            continue
+        sealed[field] = cipher.encrypt(value, context=context)
+    return sealed
+
+
+def unseal(kind: RecordKind, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its personal fields decrypted (for those who may see them, and for edits)."""
+    fields = encrypted_fields(kind)
+    if not fields:
+        return data
+    cipher = crypto.cipher()
+    plain = dict(data)
+    for field in fields:
+        value = plain.get(field)
+        if isinstance(value, str) and crypto.is_encrypted(value):
+            plain[field] = cipher.decrypt(value, context=_context(kind, field))
+    return plain
+
+
+def plain_value(kind: RecordKind | str, field: str, value: str) -> str:
+    """One stored value in clear (masking needs the last digits of an encrypted ID number)."""
+    if crypto.is_encrypted(value):
+        return crypto.cipher().decrypt(value, context=_context(kind, field))
+    return value
+
+
+def blind_index(kind: RecordKind, field: str, value: str) -> str:
+    """The keyed hash that finds (and keeps unique) a record by a personal value."""
+    return crypto.cipher().blind_index(value, context=_context(kind, field))

@@ -127,7 +127,8 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.one_statement_session_factory = one_statement_factory
     app.state.tokens = TokenService(settings, build_key_ring(settings))
-    crypto.configure(crypto.load_cipher(settings))  # experts' personal data at rest
+    # experts' personal data at rest; keys added by another process are picked up when seen
+    crypto.configure(crypto.load_cipher(settings), reload=lambda: crypto.load_cipher(settings))
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for module in (health, auth, regions, catalog, accounts):

@@ -34,11 +34,15 @@ account_app = typer.Typer(
     help="Accounts: the first administrator, staff, service clients.", no_args_is_help=True
 )
 catalog_app = typer.Typer(help="The procurement catalogue.", no_args_is_help=True)
-keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Token signing keys and the keys of personal data at rest.", no_args_is_help=True
+)
+experts_app = typer.Typer(help="Evaluation experts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
+app.add_typer(experts_app, name="experts")
 
 console = Console(stderr=True)
 
@@ -46,7 +50,8 @@ console = Console(stderr=True)
 @contextmanager
 def database(settings: Settings) -> Iterator[Engine]:
     """The configured PostgreSQL, or the embedded one (started here, stopped on exit if ours)."""
-    crypto.configure(crypto.load_cipher(settings))  # experts' personal data at rest
+    # experts' personal data at rest
+    crypto.configure(crypto.load_cipher(settings), reload=lambda: crypto.load_cipher(settings))
     embedded: EmbeddedPostgres | None = None
     url = settings.database_url
     if not url:
@@ -519,6 +524,68 @@ def keys_list() -> None:
 
     for key in load_signing_keys(get_settings().signing_key_dir):
         typer.echo(f"{key.kid}  {key.alg}")
+
+
+@keys_app.command("rotate-personal-data")
+def keys_rotate_personal_data() -> None:
+    """Add a new key for personal data at rest; new values are encrypted with it.
+
+    Running services pick it up the first time they read a value written with it. Then run
+    `registry keys reencrypt`. Keep the old keys: the audit history still holds values
+    encrypted with them.
+    """
+    settings = get_settings()
+    kid = crypto.rotate_key(settings)
+    console.print(f"new personal-data key {kid} in {crypto.key_file_path(settings)}")
+
+
+@keys_app.command("reencrypt")
+def keys_reencrypt() -> None:
+    """Re-encrypt the personal data of current records (and pending change requests) under the
+    current key. Safe to run again; services keep running."""
+    from sqlmodel import col, select
+
+    from models.change_request import ChangeRequest
+    from models.organization import Organization, RecordKind
+    from registry import personal
+
+    settings = get_settings()
+    with database(settings) as engine, session_scope(engine) as session:
+        records = session.exec(
+            select(Organization)
+            .where(col(Organization.kind) == RecordKind.expert.value)
+            .with_for_update()
+        ).all()
+        done = 0
+        for record in records:
+            data = personal.reencrypt(RecordKind.expert, record.data)
+            if data is not None:
+                record.data = data
+                session.add(record)
+                done += 1
+            for request in session.exec(
+                select(ChangeRequest).where(
+                    col(ChangeRequest.organization_id) == record.id,
+                    col(ChangeRequest.status) == "pending",
+                )
+            ).all():
+                changes = personal.reencrypt(RecordKind.expert, request.changes)
+                if changes is not None:
+                    request.changes = changes
+                    session.add(request)
+    console.print(f"re-encrypted {done} of {len(records)} expert records")
+
+
+@experts_app.command("expire")
+def experts_expire() -> None:
+    """The scheduled check (run daily, e.g. from cron): experts whose term has ended become
+    `expired`, each with an event in the history and the change feed."""
+    from registry.experts import expire_ended_terms
+
+    settings = get_settings()
+    with database(settings) as engine, session_scope(engine) as session:
+        expired = expire_ended_terms(session)
+    console.print(f"{len(expired)} experts expired")
 
 
 def main() -> None:  # pragma: no cover

@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +98,10 @@ class PersonalDataCipher:
     def __repr__(self) -> str:
         kids = ", ".join(kid for kid, _ in self.keys)
         return f"PersonalDataCipher(kids=[{kids}], current={self.current_kid!r})"
+
+    @property
+    def kids(self) -> frozenset[str]:
+        return frozenset(kid for kid, _ in self.keys)
 
     @property
     def current_kid(self) -> str:
@@ -401,12 +405,28 @@ def _cipher_from_document(path: Path, document: dict[str, Any]) -> PersonalDataC
 # --- process-wide cipher ------------------------------------------------------------------------
 
 _configured: PersonalDataCipher | None = None
+_reload: Callable[[], PersonalDataCipher] | None = None
 
 
-def configure(cipher: PersonalDataCipher) -> None:
-    """Set the cipher the process uses (the app and CLI at start, tests in fixtures)."""
-    global _configured
+def configure(
+    cipher: PersonalDataCipher, *, reload: Callable[[], PersonalDataCipher] | None = None
+) -> None:
+    """Set the cipher the process uses (the app and CLI at start, tests in fixtures). `reload`
+    re-reads the keys: used when a token names a key this process does not know yet, because
+    another process (`registry keys rotate-personal-data`) added it after this one started."""
+    global _configured, _reload
     _configured = cipher
+    _reload = reload
+
+
+def open_token(token: str, *, context: str) -> str:
+    """Decrypt with the configured cipher, re-reading the keys once for a key id it lacks."""
+    current = cipher()
+    kid, _ = _parse(token)
+    if kid not in current.kids and _reload is not None:
+        configure(_reload(), reload=_reload)
+        current = cipher()
+    return current.decrypt(token, context=context)
 
 
 def cipher() -> PersonalDataCipher:

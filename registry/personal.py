@@ -40,7 +40,7 @@ def seal(
         unchanged = (
             isinstance(before, str)
             and crypto.is_encrypted(before)
-            and cipher.decrypt(before, context=context) == value
+            and crypto.open_token(before, context=context) == value
         )
         if unchanged:
             sealed[field] = before
@@ -54,20 +54,36 @@ def unseal(kind: RecordKind, data: dict[str, Any]) -> dict[str, Any]:
     fields = encrypted_fields(kind)
     if not fields:
         return data
-    cipher = crypto.cipher()
     plain = dict(data)
     for field in fields:
         value = plain.get(field)
         if isinstance(value, str) and crypto.is_encrypted(value):
-            plain[field] = cipher.decrypt(value, context=_context(kind, field))
+            plain[field] = crypto.open_token(value, context=_context(kind, field))
     return plain
 
 
 def plain_value(kind: RecordKind | str, field: str, value: str) -> str:
     """One stored value in clear (masking needs the last digits of an encrypted ID number)."""
     if crypto.is_encrypted(value):
-        return crypto.cipher().decrypt(value, context=_context(kind, field))
+        return crypto.open_token(value, context=_context(kind, field))
     return value
+
+
+def reencrypt(kind: RecordKind, data: dict[str, Any]) -> dict[str, Any] | None:
+    """`data` with every personal field under the current key, or None if it already is."""
+    cipher = crypto.cipher()
+    changed = dict(data)
+    for field in encrypted_fields(kind):
+        value = data.get(field)
+        stale = (
+            isinstance(value, str)
+            and crypto.is_encrypted(value)
+            and cipher.needs_reencryption(value)
+        )
+        if stale:
+            plain = crypto.open_token(str(value), context=_context(kind, field))
+            changed[field] = cipher.encrypt(plain, context=_context(kind, field))
+    return changed if changed != data else None
 
 
 def blind_index(kind: RecordKind, field: str, value: str) -> str:

@@ -65,3 +65,49 @@ def purchaser(region: str = "150102", **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+_person = itertools.count(1)
+
+
+def expert(region: str = "150102", **overrides: Any) -> dict[str, Any]:
+    """A valid expert: a fresh ID number whose birth date and sex match the stated ones."""
+    from datetime import date, timedelta
+
+    from registry.identifiers import Sex, make_resident_id
+
+    n = next(_person)
+    born = date(1970, 1, 1) + timedelta(days=37 * n)
+    sex = Sex.male if n % 2 else Sex.female
+    body: dict[str, Any] = {
+        "name": f"测试专家{n}",
+        "id_number": make_resident_id(region, born, n % 500, sex),
+        "sex": sex.value,
+        "birth_date": born.isoformat(),
+        "phone": f"139{n:08d}",
+        "employer": {"name": "内蒙古测试大学", "uscc": uscc(region, "12")},
+        "title": "高级工程师",
+        "years_of_experience": 15,
+        "specialties": ["A0101"],
+        "region_code": region,
+        "term": {"starts_on": "2025-01-01", "ends_on": "2099-12-31"},
+        "relationships": [],
+    }
+    body.update(overrides)
+    return body
+
+
+def commodity(**overrides: Any) -> dict[str, Any]:
+    n = next(_counter)
+    body: dict[str, Any] = {
+        "catalog_code": "A02020000",
+        "name": f"激光打印机{n}",
+        "brand": "HP",
+        "model": f"LaserJet Pro M{n}dn",
+        "specs": {"print_speed_ppm": 38, "duplex": True, "color_print": False},
+        "unit": "台",
+        "reference_price": {"amount": "2399.00", "currency": "CNY", "as_of": "2026-11-01"},
+        "images": ["https://img.example.cn/printer.jpg"],
+    }
+    body.update(overrides)
+    return body

@@ -25,7 +25,13 @@ from sqlmodel import SQLModel
 
 from models.base import created_at_column, updated_at_column
 from registry.codes import is_region_code, normalize_catalog_code
-from registry.identifiers import IdentifierError, to_half_width, validate_phone, validate_uscc
+from registry.identifiers import (
+    IdentifierError,
+    to_half_width,
+    validate_phone,
+    validate_resident_id,
+    validate_uscc,
+)
 
 
 class RecordKind(StrEnum):
@@ -189,17 +195,10 @@ class LegalRepresentative(_Strict):
     def _ric(cls, value: str | None) -> str | None:
         if not value:
             return None
-        from stdnum.cn import ric
-        from stdnum.exceptions import ValidationError
-
         try:
-            number = str(ric.validate(to_half_width(value).upper()))
-        except ValidationError as exc:
-            raise ValueError("居民身份证号码不正确(长度、出生日期或校验位有误)") from exc
-        born = ric.get_birth_date(number)
-        if not date(1900, 1, 1) <= born <= date.today():
-            raise ValueError("居民身份证号码中的出生日期不合理")
-        return number
+            return validate_resident_id(value)
+        except IdentifierError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 class Qualification(_Strict):

@@ -333,7 +333,7 @@ def test_valid_resident_ids_pass(number):
 def test_a_wrong_check_digit_fails(number, check):
     if check == number[-1]:
         return
-    with pytest.raises(ValidationError, match="居民身份证号码不正确"):
+    with pytest.raises(ValidationError, match="居民身份证号码"):
         rep(number[:-1] + check)
 
 
@@ -344,7 +344,7 @@ def test_a_wrong_check_digit_fails(number, check):
 @given(region=st.sampled_from(["110101", "150102"]), sequence=st.integers(0, 999))
 def test_impossible_birth_dates_fail_even_with_a_correct_check_digit(birth, region, sequence):
     number = with_check_digit(f"{region}{birth}{sequence:03d}")
-    with pytest.raises(ValidationError, match="居民身份证号码不正确"):
+    with pytest.raises(ValidationError, match="居民身份证号码"):
         rep(number)
 
 

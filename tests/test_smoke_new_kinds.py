@@ -39,3 +39,24 @@ def test_commodity_round_trip(client, auth_header):
     print(dup.json())
     bad = client.post("/v1/commodities", json={**orgdata.commodity(), "specs": {"speed": 1}}, headers=admin)
     print(bad.status_code, bad.text[:400])
+
+
+def test_expert_signs_up_and_sees_own_id_number(client):
+    body = orgdata.expert("150102")
+    r = client.post(
+        "/v1/signup",
+        json={
+            "kind": "expert",
+            "username": "expert-zhang",
+            "password": "a-long-password-1",
+            "display_name": "张专家",
+            "organization": body,
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["location"].startswith("/v1/experts/exp_")
+    token = r.json()["access_token"]
+    own = client.get(r.headers["location"], headers={"Authorization": f"Bearer {token}"})
+    assert own.status_code == 200 and own.json()["data"]["id_number"] == body["id_number"]
+    sub = client.post(r.headers["location"] + "/submit", json={}, headers={"Authorization": f"Bearer {token}", "If-Match": f'"{own.json()["version"]}"'})
+    assert sub.status_code == 200, sub.text

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentPrincipal, CursorParam, Limit, SessionDep, require
 from api.errors import problem_responses
 from api.pagination import Page, decode_cursor, encode_cursor
+from api.routers.organizations import PLURAL
 from api.routing import UnitOfWorkRoute
 from auth.policy import CHANGE_FEED_READER, PUBLIC, STAFF
 from auth.principals import Principal
@@ -133,10 +134,11 @@ class SignupResult(BaseModel):
 @router.post(
     "/v1/signup",
     tags=["自助注册"],
-    summary="供应商、代理机构自助注册",
+    summary="供应商、代理机构、评审专家自助注册",
     description=(
-        "同时创建自助账号和本单位的草稿记录,返回访问令牌;随后补充信息并提交审核"
-        "(`POST /v1/suppliers/{id}/submit`),在详情中查看审核状态。统一社会信用代码已登记时返回 409。"
+        "同时创建自助账号和本单位(或专家本人)的草稿记录,返回访问令牌;随后补充信息并提交审核"
+        "(如 `POST /v1/suppliers/{id}/submit`),在详情中查看审核状态。"
+        "统一社会信用代码(专家:身份证号码)已登记时返回 409。"
     ),
     status_code=status.HTTP_201_CREATED,
     dependencies=[require(PUBLIC)],
@@ -147,7 +149,7 @@ def signup(
 ) -> SignupResult:
     principal, row = sign_up(session, body=body)
     token, lifetime = request.app.state.tokens.issue(principal)
-    response.headers["Location"] = f"/v1/{body.kind.value}s/{row.org.id}"
+    response.headers["Location"] = f"/v1/{PLURAL[body.kind]}/{row.org.id}"
     return SignupResult(
         access_token=token, expires_in=lifetime, organization=organizations.to_out(row, principal)
     )

@@ -576,16 +576,18 @@ def keys_reencrypt() -> None:
     console.print(f"re-encrypted {done} of {len(records)} expert records")
 
 
-@experts_app.command("expire")
-def experts_expire() -> None:
-    """The scheduled check (run daily, e.g. from cron): experts whose term has ended become
-    `expired`, each with an event in the history and the change feed."""
-    from registry.experts import expire_ended_terms
+@experts_app.command("check")
+def experts_check() -> None:
+    """The scheduled check (run daily, e.g. from cron): suspensions whose period is over end,
+    then experts whose term has ended become `expired`; each change is an event in the history
+    and the change feed."""
+    from registry.experts import end_suspensions, expire_ended_terms
 
     settings = get_settings()
     with database(settings) as engine, session_scope(engine) as session:
+        reinstated = end_suspensions(session)
         expired = expire_ended_terms(session)
-    console.print(f"{len(expired)} experts expired")
+    console.print(f"{len(reinstated)} suspensions ended, {len(expired)} experts expired")
 
 
 def main() -> None:  # pragma: no cover

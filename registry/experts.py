@@ -121,20 +121,40 @@ def conflicts_batch(
     return answers
 
 
-def expire_ended_terms(session: Session, *, today: date | None = None) -> list[str]:
-    """The scheduled check: experts whose term has ended become `expired` (one event each).
-    Rows another transaction holds are skipped and caught by the next run."""
-    today = today or date.today()
-    ids: Sequence[str] = session.exec(
+def _due(session: Session, status: list[Status], ended: Any, today: date) -> Sequence[str]:
+    return session.exec(
         select(Organization.id)
         .where(
             col(Organization.kind) == RecordKind.expert.value,
-            col(Organization.status).in_([Status.active.value, Status.suspended.value]),
-            col(Organization.term_ends_on) < today,
+            col(Organization.status).in_([s.value for s in status]),
+            ended < today,
         )
         .order_by(col(Organization.id))
         .with_for_update(skip_locked=True)
     ).all()
+
+
+def end_suspensions(session: Session, *, today: date | None = None) -> list[str]:
+    """The scheduled check, part one: a suspension with a period ends the day after `until`."""
+    today = today or date.today()
+    ids = _due(session, [Status.suspended], col(Organization.suspended_until), today)
+    for expert_id in ids:
+        organizations.transition(
+            session,
+            kind=RecordKind.expert,
+            org_id=expert_id,
+            name="reinstate",
+            actor=None,
+            reason="暂停期满(定期检查)",
+        )
+    return list(ids)
+
+
+def expire_ended_terms(session: Session, *, today: date | None = None) -> list[str]:
+    """The scheduled check: experts whose term has ended become `expired` (one event each).
+    Rows another transaction holds are skipped and caught by the next run."""
+    today = today or date.today()
+    ids = _due(session, [Status.active, Status.suspended], col(Organization.term_ends_on), today)
     for expert_id in ids:
         organizations.transition(
             session,

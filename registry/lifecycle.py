@@ -87,7 +87,7 @@ _EXPERTS = {
     **_COMMON,
     "suspend": _SUSPEND,
     "reinstate": _REINSTATE,
-    # run by the scheduled check (`registry experts expire`) or by a bureau
+    # run by the scheduled check (`registry experts check`) or by a bureau
     "expire": Transition(
         "expire",
         "聘期届满",

@@ -38,6 +38,10 @@ def cli_env(committing_db, monkeypatch, tmp_path):
         ["catalog", "import"],
         ["keys"],
         ["keys", "rotate"],
+        ["keys", "rotate-personal-data"],
+        ["keys", "reencrypt"],
+        ["experts"],
+        ["experts", "check"],
     ],
 )
 def test_help_everywhere(command):
@@ -158,3 +162,51 @@ def test_serve_with_two_workers_shares_one_signing_key(cli_env, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_experts_check_runs_on_an_empty_registry(cli_env):
+    result = runner.invoke(app, ["experts", "check"])
+    assert result.exit_code == 0, result.output
+    assert "0 suspensions ended, 0 experts expired" in result.output
+
+
+def test_personal_data_key_rotation_and_reencryption(cli_env, tmp_path):
+    """A new key, then re-encryption: the expert written before reads the same afterwards."""
+    import json
+
+    from sqlalchemy import text as sql
+
+    from models.organization import RecordKind
+    from registry import crypto, organizations
+    from registry.db import session_scope
+    from tests import orgdata
+    from tests.conftest import staff
+
+    settings = get_settings()
+    crypto.configure(crypto.load_cipher(settings))
+    body = orgdata.expert("150102")
+    with session_scope(cli_env) as session:
+        row = organizations.register(session, kind=RecordKind.expert, payload=body, actor=None)
+        expert_id = row.org.id
+    first_kid = crypto.cipher().current_kid
+
+    rotated = runner.invoke(app, ["keys", "rotate-personal-data"])
+    assert rotated.exit_code == 0, rotated.output
+    reencrypted = runner.invoke(app, ["keys", "reencrypt"])
+    assert reencrypted.exit_code == 0, reencrypted.output
+    assert "re-encrypted 1 of 1" in reencrypted.output
+
+    with cli_env.connect() as conn:
+        stored = conn.execute(
+            sql("SELECT data FROM organizations WHERE id = :id"), {"id": expert_id}
+        ).scalar_one()
+    assert body["id_number"] not in json.dumps(stored)
+    new_kid = crypto.cipher().current_kid
+    assert new_kid != first_kid and stored["id_number"].startswith(f"pd1.{new_kid}.")
+    with session_scope(cli_env) as session:
+        found = organizations.by_id_number(
+            session, id_number=body["id_number"], actor=staff("150000")
+        )
+        assert found.org.id == expert_id
+        shown = organizations.to_out(found, staff("150000")).data
+        assert shown["id_number"] == body["id_number"] and shown["phone"] == body["phone"]

@@ -61,6 +61,17 @@ class CommodityData(RecordData):
     def _fold(cls, value: object) -> object:
         return to_half_width(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _key_has_substance(self) -> CommodityData:
+        """Brand and model must keep letters, digits or characters once folded for the key."""
+        from registry.normalize import normalize_brand, normalize_model
+
+        if not normalize_brand(self.brand):
+            raise ValueError("品牌需要包含文字或字母数字(不能只有标点、空格)")
+        if not normalize_model(self.model, self.brand):
+            raise ValueError("型号需要包含字母、数字或文字(不能只有标点、空格,也不能只是品牌名)")
+        return self
+
     @field_validator("images")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ and change feed (`offer_added`, `offer_updated`, `offer_withdrawn`).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -50,7 +51,7 @@ def _snapshot(offer: Offer) -> dict[str, Any]:
     return {
         "id": offer.id,
         "supplier_id": offer.supplier_id,
-        "price": str(offer.price),
+        "price": f"{Decimal(offer.price):.2f}",  # 2199 and 2199.00 are one price
         "currency": offer.currency,
         "stock_status": offer.stock_status,
         "valid_from": offer.valid_from.isoformat(),
@@ -120,6 +121,11 @@ def add_offer(
     return _out(offer, supplier.name)
 
 
+def _supplier_name(session: Session, supplier_id: str) -> str | None:
+    supplier = session.get(Organization, supplier_id)
+    return supplier.name if supplier is not None else None
+
+
 def _offer_for_update(
     session: Session, commodity_id: str, offer_id: str, actor: Principal
 ) -> tuple[Organization, Offer]:
@@ -159,7 +165,7 @@ def update_offer(
             session, commodity, "offer_updated", actor, changes={"offer": [before, after]}
         )
         session.refresh(offer)
-    return _out(offer)
+    return _out(offer, _supplier_name(session, offer.supplier_id))
 
 
 def withdraw_offer(
@@ -173,7 +179,7 @@ def withdraw_offer(
         session, commodity, "offer_withdrawn", actor, changes={"offer": [_snapshot(offer), None]}
     )
     session.refresh(offer)
-    return _out(offer)
+    return _out(offer, _supplier_name(session, offer.supplier_id))
 
 
 def list_offers(

@@ -456,11 +456,14 @@ def lock_visible(
 def _apply(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
     """Make the (plain) document the version in force."""
     key_changes = (org.uscc, org.natural_key) != (data.get("uscc"), natural_key(kind, data))
-    _project(org, data)
-    org.version += 1
     try:
+        # the change is written inside the savepoint: a key taken by another record fails
+        # only the savepoint, and the request can still answer 409
         with session.begin_nested():
+            _project(org, data)
+            org.version += 1
             session.add(org)
+            session.flush()
     except IntegrityError as exc:
         if key_changes:
             raise _already_registered(session, kind, data) from exc
@@ -788,7 +791,10 @@ def by_commodity_key(
 ) -> OrgRow:
     """A commodity by catalog code, brand and model, compared after normalization."""
     code = parse_code(catalog_code)
-    key = commodity_key(code, brand, model)
+    try:
+        key = commodity_key(code, brand, model)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), code="invalid_commodity_key") from exc
     result = session.execute(_BY_NATURAL_KEY[RecordKind.commodity], {"key": key}).first()
     if result is None or not _readable(actor, result[0]):
         raise NotFound(f"品目 {code} 下没有品牌“{brand}”型号“{model}”的商品", code="not_found")

@@ -104,7 +104,7 @@ def conflicts_batch(
     session: Session, *, query: ConflictQuery, actor: Principal
 ) -> list[ConflictAnswer]:
     """Every (expert, organization) pair that must be avoided, for an expert draw: one query."""
-    codes = [_code(raw) for raw in query.usccs]
+    codes = list(dict.fromkeys(_code(raw) for raw in query.usccs))
     ids = list(dict.fromkeys(query.expert_ids))
     found, _ = organizations.batch(session, kind=RecordKind.expert, ids=ids, actor=actor)
     answers = []

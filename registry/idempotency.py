@@ -2,11 +2,12 @@
 
 The key row is written in the same transaction as the request's own writes, and concurrent
 requests with the same key are serialized by a transaction-scoped advisory lock: the second
-waits, then finds the first one's stored answer.
+waits, then finds the first one's stored answer. Stored answers are encrypted at rest.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from models.idempotency import IdempotencyRecord
+from registry import crypto
 from registry.errors import BadRequest, Unprocessable
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{8,255}$")
@@ -69,7 +71,24 @@ def claim(
             "该 Idempotency-Key 已用于另一个不同的请求,请为新请求使用新的 Key",
             code="idempotency_key_reused",
         )
-    return StoredAnswer(record.status_code, dict(record.headers), record.body)
+    return StoredAnswer(record.status_code, dict(record.headers), _open(record.body))
+
+
+# A stored answer can hold restricted values in clear (an expert's ID number, as the managing
+# bureau that registered them sees it): it is kept encrypted like the personal data itself.
+_CONTEXT = "idempotency.body"
+
+
+def _seal(body: bytes) -> bytes:
+    token = crypto.cipher().encrypt(base64.b64encode(body).decode("ascii"), context=_CONTEXT)
+    return token.encode("ascii")
+
+
+def _open(stored: bytes) -> bytes:
+    text = stored.decode("ascii", errors="replace")
+    if not crypto.is_encrypted(text):
+        return stored  # written before answers were encrypted; expires with its TTL
+    return base64.b64decode(crypto.open_token(text, context=_CONTEXT))
 
 
 def store(
@@ -90,7 +109,7 @@ def store(
         "fingerprint": request_fingerprint,
         "status_code": answer.status_code,
         "headers": {k: v for k, v in answer.headers.items() if k in REPLAYED_HEADERS},
-        "body": answer.body,
+        "body": _seal(answer.body),
     }
     stmt = insert(IdempotencyRecord).values(**values)
     # An expired row with the same key is replaced; a live one cannot exist (we hold the lock).

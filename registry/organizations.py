@@ -189,7 +189,14 @@ def _validate(session: Session, kind: RecordKind, payload: dict[str, Any]) -> di
     """The kind's schema, then its references (region, catalogue, specialties) and cross-field
     rules; every problem is reported with the field it concerns."""
     data: dict[str, Any] = validate_or_422(DATA_MODELS[kind], payload).model_dump(mode="json")
-    require_current_region(session, data["region_code"])
+    try:
+        require_current_region(session, data["region_code"])
+    except (NotFound, Unprocessable) as exc:  # unknown or retired: a bad field of this body
+        raise Unprocessable(
+            exc.detail,
+            code=exc.code,
+            errors=[{"field": "region_code", "code": exc.code, "message": exc.detail}],
+        ) from exc
     if kind is RecordKind.expert:
         errors = _expert_errors(session, data)
     elif kind is RecordKind.commodity:
@@ -860,6 +867,14 @@ class OrgFilters:
     supplier: str | None = None  # commodities with a current offer of this supplier
 
 
+def _has_element_starting_with(array: Any, prefix: str) -> ColumnElement[bool]:
+    """EXISTS (SELECT 1 FROM unnest(array) AS anon(value) WHERE value LIKE 'prefix%')."""
+    item = func.unnest(array).table_valued("value").render_derived()
+    return exists(
+        select(literal_column("1")).select_from(item).where(item.c.value.startswith(prefix))
+    )
+
+
 def list_orgs(
     session: Session,
     *,
@@ -878,26 +893,11 @@ def list_orgs(
     if filters.size:
         query = query.where(col(Organization.size).in_([s.value for s in filters.size]))
     if filters.scope:
-        prefix = catalog_prefix(filters.scope)
-        scope_item = (
-            func.unnest(Organization.business_scope).table_valued("value").alias("scope_item")
-        )
         query = query.where(
-            exists(
-                select(literal_column("1"))
-                .select_from(scope_item)
-                .where(scope_item.c.value.startswith(prefix))
-            )
+            _has_element_starting_with(Organization.business_scope, catalog_prefix(filters.scope))
         )
     if filters.specialty:
-        item = func.unnest(Organization.specialties).table_valued("value").alias("specialty")
-        query = query.where(
-            exists(
-                select(literal_column("1"))
-                .select_from(item)
-                .where(item.c.value.startswith(filters.specialty))
-            )
-        )
+        query = query.where(_has_element_starting_with(Organization.specialties, filters.specialty))
     if filters.catalog:
         query = query.where(
             col(Organization.catalog_code).startswith(catalog_prefix(filters.catalog))

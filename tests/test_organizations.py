@@ -346,3 +346,57 @@ def test_as_of_returns_the_version_in_force_then(client, auth_header, session):
         f"/v1/suppliers/{org['id']}", params={"as_of": datetime(2000, 1, 1, tzinfo=UTC).isoformat()}
     )
     assert_problem(before, 404, "not_found_at_time")
+
+
+def test_list_filters_scope_size_status_eligibility_region_and_name(client, auth_header):
+    """Each filter of `GET /v1/suppliers` narrows to what it names (the public view)."""
+    it = approve(
+        client,
+        auth_header,
+        register(
+            client,
+            auth_header,
+            orgdata.supplier(
+                "150102", size="micro", business_scope=["A02010000"], name="青城信息技术有限公司"
+            ),
+        ),
+    )
+    works = approve(
+        client,
+        auth_header,
+        register(
+            client,
+            auth_header,
+            orgdata.supplier(
+                "150103", size="large", business_scope=["B01"], name="回民建设工程有限公司"
+            ),
+            who=HUIMIN_REVIEWER,
+        ),
+        who=HUIMIN_REVIEWER,
+    )
+    h = auth_header(HUIMIN_REVIEWER)
+    version = client.get(f"/v1/suppliers/{works['id']}", headers=h).json()["version"]
+    suspended = client.post(
+        f"/v1/suppliers/{works['id']}/suspend",
+        json={"reason": "核查中"},
+        headers={**h, "If-Match": f'"{version}"'},
+    )
+    assert suspended.status_code == 200, suspended.text
+
+    def ids(**params):
+        r = client.get("/v1/suppliers", params={**params, "limit": 200})
+        assert r.status_code == 200, r.text
+        return {item["id"] for item in r.json()["items"]} & {it["id"], works["id"]}
+
+    assert ids(scope="A02") == {it["id"]}  # a scope code below A02
+    assert ids(scope="A0201") == {it["id"]}
+    assert ids(scope="B") == {works["id"]}
+    assert ids(scope="C") == set()
+    assert ids(size="micro") == {it["id"]}
+    assert ids(size=["micro", "large"]) == {it["id"], works["id"]}
+    assert ids(status="suspended") == {works["id"]}
+    assert ids(eligible="true") == {it["id"]}
+    assert ids(eligible="false") == {works["id"]}
+    assert ids(within="150103") == {works["id"]}
+    assert ids(within="150100") == {it["id"], works["id"]}
+    assert ids(name="青城信息") == {it["id"]}

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -92,7 +93,7 @@ def serve(
         bool,
         typer.Option(
             "--demo",
-            help="Create demo accounts (passwords in the data dir) and, in an empty registry, 300 demo organizations.",
+            help="Create demo accounts (passwords in the data dir) and, in an empty registry, 300 demo organizations, 60 experts and 60 commodities.",
         ),
     ] = False,
     workers: Annotated[
@@ -123,7 +124,7 @@ def serve(
                 known = seed_demo_accounts(session, credentials)
                 _print_demo_accounts(known, credentials)
                 if not demo_data.organizations_present(session):
-                    report = demo_data.seed_with_progress(
+                    report = demo_data.seed_demo_with_progress(
                         session, count=demo_data.SERVE_DEMO_COUNT, console=console
                     )
                     console.print(report.summary())
@@ -213,7 +214,7 @@ def seed(
             "--demo",
             min=0,
             metavar="N",
-            help="Create the demo accounts and N demo organizations (all kinds and states; same seed, same data; run again: only the missing ones are added). `--demo 0`: accounts only.",
+            help="Create the demo accounts, N demo organizations (all kinds and states), N/5 experts and N/5 commodities (rounded up; with offers); same seed, same data; run again: only the missing ones are added. `--demo 0`: accounts only.",
         ),
     ] = None,
     demo_seed: Annotated[int, typer.Option("--demo-seed", help="Seed of the demo data.")] = 2026,
@@ -237,10 +238,10 @@ def seed(
                     credentials = settings.data_dir / "demo-credentials.tsv"
                     _print_demo_accounts(seed_demo_accounts(session, credentials), credentials)
                 if demo:
-                    from registry.demo import seed_with_progress
+                    from registry.demo import seed_demo_with_progress
 
                     console.print(
-                        seed_with_progress(
+                        seed_demo_with_progress(
                             session, count=demo, seed=demo_seed, console=console
                         ).summary()
                     )
@@ -306,12 +307,15 @@ def catalog_import(
     )
 
 
-# --- organization import / export ------------------------------------------------------------
+# --- import / export (organizations, experts, commodities) ------------------------------------
 
 
 @app.command("import")
 def import_organizations(
-    kind: Annotated[KindName, typer.Argument(help="suppliers, agents or purchasers.")],
+    kind: Annotated[
+        KindName,
+        typer.Argument(help="suppliers, agents, purchasers, experts or commodities."),
+    ],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8) or XLSX.")],
     take_good_rows: Annotated[
         bool, typer.Option("--take-good-rows", help="Write the good rows even if some are bad.")
@@ -329,7 +333,7 @@ def import_organizations(
     """Register every row as a draft; any bad row writes nothing unless --take-good-rows.
 
     Without --region-admin the operator acts outside the jurisdiction policy (any region).
-    Columns: see docs/import-export.md.
+    Columns: see docs/import-export.md. Error messages never show ID numbers or phones.
     """
     from rich.progress import Progress
 
@@ -340,7 +344,7 @@ def import_organizations(
             actor = transfer.region_admin(region_admin) if region_admin else None
             with session_scope(engine) as session, Progress(console=console) as bar:
                 task = bar.add_task(f"importing {file.name}", total=None)
-                report = transfer.import_organizations(
+                report = transfer.import_records(
                     session,
                     kind=transfer.KIND_BY_PLURAL[kind],
                     data=file.read_bytes(),
@@ -370,27 +374,74 @@ def import_organizations(
     )
 
 
+# which kinds each list filter applies to (the API's list filters, per kind)
+_EXPORT_FILTER_KINDS = {
+    "--within": {"suppliers", "agents", "purchasers", "experts"},
+    "--size": {"suppliers", "agents", "purchasers"},
+    "--scope": {"suppliers", "agents", "purchasers"},
+    "--specialty": {"experts"},
+    "--catalog": {"commodities"},
+    "--brand": {"commodities"},
+    "--price-min": {"commodities"},
+    "--price-max": {"commodities"},
+    "--supplier": {"commodities"},
+}
+
+
 @app.command("export")
 def export_organizations(
-    kind: Annotated[KindName, typer.Argument(help="suppliers, agents or purchasers.")],
+    kind: Annotated[
+        KindName,
+        typer.Argument(help="suppliers, agents, purchasers, experts or commodities."),
+    ],
     out: Annotated[Path, typer.Option("--out", dir_okay=False, help="The file to write.")],
     file_format: Annotated[
         str, typer.Option("--format", help="csv (UTF-8 with BOM) or xlsx.")
     ] = "csv",
-    within: Annotated[str | None, typer.Option(help="Region subtree, e.g. 150100.")] = None,
+    within: Annotated[
+        str | None, typer.Option(help="Region subtree, e.g. 150100 (not commodities).")
+    ] = None,
     status: Annotated[
         list[Status] | None, typer.Option(help="Only these statuses (repeatable).")
     ] = None,
     size: Annotated[
-        list[EnterpriseSize] | None, typer.Option(help="Only these sizes (repeatable).")
+        list[EnterpriseSize] | None,
+        typer.Option(help="Organizations: only these sizes (repeatable)."),
     ] = None,
-    scope: Annotated[str | None, typer.Option(help="Business scope below this code.")] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="Organizations: business scope below this code.")
+    ] = None,
+    specialty: Annotated[
+        str | None, typer.Option(help="Experts: a specialty below this code, e.g. A01.")
+    ] = None,
+    catalog: Annotated[
+        str | None, typer.Option(help="Commodities: catalogue code or a code above it.")
+    ] = None,
+    brand: Annotated[
+        str | None, typer.Option(help="Commodities: this brand (aliases count).")
+    ] = None,
+    price_min: Annotated[
+        Decimal | None, typer.Option(min=0, help="Commodities: reference price at least.")
+    ] = None,
+    price_max: Annotated[
+        Decimal | None, typer.Option(min=0, help="Commodities: reference price at most.")
+    ] = None,
+    supplier: Annotated[
+        str | None, typer.Option(help="Commodities with a current offer of this supplier (id).")
+    ] = None,
+    eligible: Annotated[
+        bool | None,
+        typer.Option(
+            "--eligible/--not-eligible",
+            help="Only records that may take part now (active, in term, not debarred), or only others.",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Name contains.")] = None,
 ) -> None:
     """Export records with the import columns plus id and status.
 
-    The operator sees every record UNMASKED (ID numbers, phones, bank accounts in clear): keep
-    the file safe. Use the API's export for a masked view.
+    The operator sees every record UNMASKED (ID numbers, phones, bank accounts in clear; experts'
+    personal data decrypted): keep the file safe. Use the API's export for a masked view.
     """
     from registry import transfer
     from registry.catalog import parse_code
@@ -400,6 +451,20 @@ def export_organizations(
         raise typer.BadParameter("format must be csv or xlsx")
     if within is not None and not (within.isdigit() and len(within) == 6):
         raise typer.BadParameter("within must be a 6-digit region code")
+    given = {
+        "--within": within,
+        "--size": size,
+        "--scope": scope,
+        "--specialty": specialty,
+        "--catalog": catalog,
+        "--brand": brand,
+        "--price-min": price_min,
+        "--price-max": price_max,
+        "--supplier": supplier,
+    }
+    for option, value in given.items():
+        if value not in (None, []) and kind.value not in _EXPORT_FILTER_KINDS[option]:
+            raise typer.BadParameter(f"{option} does not apply to {kind.value}")
     with database(get_settings()) as engine:
         try:
             with session_scope(engine) as session:
@@ -408,6 +473,13 @@ def export_organizations(
                     status=status or None,
                     size=size or None,
                     scope=parse_code(scope) if scope else None,
+                    specialty=specialty.upper() if specialty else None,
+                    catalog=parse_code(catalog) if catalog else None,
+                    brand=brand,
+                    price_min=price_min,
+                    price_max=price_max,
+                    supplier=supplier,
+                    eligible=eligible,
                     name=name,
                 )
                 count = transfer.export_to_file(

@@ -1,6 +1,25 @@
-"""Demo organizations: realistic, deterministic purchasers, agents and suppliers of Inner Mongolia.
+"""Demo data: realistic, deterministic purchasers, agents, suppliers, experts and commodities of
+Inner Mongolia.
 
-Two ways in:
+`seed_demo(session, count=N)` (`registry seed --demo N`, and `registry serve --demo` with
+N = 300 in an empty registry) makes N organizations, then ceil(N / 5) experts and ceil(N / 5)
+commodities (`demo_counts`), all through the services:
+
+* experts (`seed_demo_experts`): Chinese (and Mongolian) names; resident ID numbers python-stdnum
+  accepts, birth date and sex taken from the number; living in real regions of the shipped
+  region tree (mostly where their employer is); a title and 1–3 leaf specialties that fit one
+  of a set of profiles (IT, medical, construction, finance, law …); employers among the demo
+  organizations (schools and hospitals for teachers and doctors, firms for the others); some
+  relationships to avoid (former employers, relatives' employers); three-year terms; states
+  active (most), draft, submitted, expired (term ended), suspended, dismissed. ID numbers and
+  phones are encrypted by the service.
+* commodities (`seed_demo_commodities`): real brands and models of the four catalogue classes
+  with specification attributes — computers and servers (A02010000), printers and copiers
+  (A02020000), vehicles (A02030000), office furniture (A05010000) — each model with specs that
+  validate, a reference price and mostly an image; listed (most), delisted, drafts and under
+  review; about half the listed ones with one to three offers of active demo suppliers.
+
+Organizations:
 
 * `seed_demo_organizations(session, count=N)` — N records through the real services
   (`register`, `transition`, `edit`, `decide_change_request`, `debarments.issue`), so every
@@ -22,10 +41,13 @@ organization-code bodies unique; region digits usually those of the record's reg
 ID numbers that python-stdnum accepts (the birth-place code valid in the birth year — older
 legal representatives get the codes of the former leagues, e.g. 伊克昭盟 1527xx); phone numbers
 with the prefecture's area code; bank accounts; business scopes of real catalogue codes.
-Dates that must be relative to today (debarment periods, suspensions) are not part of the plan.
+Dates that must be relative to today (debarment periods, suspensions, offers' validity) are not
+part of the plan; experts' terms and relationship dates and commodities' price dates are planned
+relative to a given day (`as_of`, default today): the same seed and day give the same data.
 
-`python -m registry.demo --orgs 500` or `--bulk-suppliers 1000000` loads the configured
-database (DATABASE_URL or the embedded one) outside the `registry` command.
+`python -m registry.demo --orgs 500` (or `--experts`, `--commodities`, `--demo N` for all three)
+or `--bulk-suppliers 1000000` loads the configured database (DATABASE_URL or the embedded one)
+outside the `registry` command.
 """
 
 from __future__ import annotations
@@ -42,6 +64,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from functools import cache, lru_cache
 from itertools import accumulate
 from typing import Any, Generic, TypeVar
@@ -52,16 +75,19 @@ from sqlmodel import Session, col, select
 
 from auth.principals import Principal, PrincipalKind
 from models.account import EntityKind, StaffRole
+from models.commodity import REGION_WIDE
 from models.debarment import DebarmentCreate
 from models.organization import Organization, RecordKind, Status
 from registry import debarments, organizations
 from registry.catalog import DEFAULT_CATALOG_FILE
-from registry.identifiers import make_uscc
+from registry.errors import Conflict
+from registry.identifiers import Sex, make_uscc, resident_id_birth_date, resident_id_sex
 from registry.ids import encode_id
 from registry.regions import DEFAULT_REGION_FILE
 
 DEFAULT_SEED = 2026
-SERVE_DEMO_COUNT = 300  # what `registry serve --demo` creates in an empty registry
+# organizations `registry serve --demo` creates in an empty registry (and N/5 experts, N/5 commodities)
+SERVE_DEMO_COUNT = 300
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -1236,6 +1262,1302 @@ def seed_with_progress(
         return seed_demo_organizations(session, count=count, seed=seed, progress=advance)
 
 
+# --- demo experts and commodities -----------------------------------------------------------------
+#
+# `registry seed --demo N` makes N organizations, ceil(N / 5) experts and ceil(N / 5) commodities.
+# Expert i works for one of the first 5i + 1 planned organizations, and commodity i's offers come
+# from suppliers among them: those organizations exist whenever expert (or commodity) i does, and
+# the plan for N stays a prefix of the plan for N + k.
+
+ORGS_PER_EXPERT = 5
+ORGS_PER_COMMODITY = 5
+
+
+def demo_counts(count: int) -> tuple[int, int]:
+    """(experts, commodities) that `registry seed --demo N` creates beside N organizations."""
+    return -(-count // ORGS_PER_EXPERT), -(-count // ORGS_PER_COMMODITY)
+
+
+def _window(organizations_plan: list[DemoOrg], index: int, per: int) -> list[DemoOrg]:
+    return organizations_plan[: per * index + 1]
+
+
+def _month_start(day: date, months: int) -> date:
+    """The first day of the month `months` after (or before) the month of `day`."""
+    total = day.year * 12 + day.month - 1 + months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def _term(start: date, years: int = 3) -> dict[str, str]:
+    ends = date(start.year + years, start.month, 1) - timedelta(days=1)
+    return {"starts_on": start.isoformat(), "ends_on": ends.isoformat()}
+
+
+@lru_cache(maxsize=1)
+def specialty_leaves() -> dict[str, tuple[str, ...]]:
+    """The leaf (level-3) codes of the shipped specialty classification, by level-2 group."""
+    from registry.specialties import DEFAULT_SPECIALTY_FILE
+
+    rows = _data_rows(DEFAULT_SPECIALTY_FILE.read_text(encoding="utf-8"))
+    parents = {r["parent"] for r in rows}
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        if r["code"] not in parents:
+            groups.setdefault(r["parent"], []).append(r["code"])
+    return {group: tuple(codes) for group, codes in groups.items()}
+
+
+# profile: titles, specialty groups (level 2), words in the names of fitting employers, weight
+EXPERT_PROFILES: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int], ...] = tuple(
+    (tuple(titles.split(",")), tuple(groups.split(",")), tuple(words.split(",")), int(weight))
+    for titles, groups, words, weight in _table(
+        """
+        高级工程师,正高级工程师,教授,副教授 A01,A02,C02 科技,信息,电子,测绘 16
+        高级工程师,高级经济师 A03,C05 商贸,印务,办公 5
+        高级工程师,正高级工程师 A04,C09 汽车,交通运输局 4
+        主任医师,副主任医师,主任技师,副主任技师 A05,C08 医院,疾病预防,妇幼,卫生健康,医疗器械 10
+        正高级教师,高级教师,教授,副教授 A06,C06 中学,小学,幼儿园,学校,教育 8
+        高级工程师,高级经济师 A07,C01 家具,物业,餐饮 4
+        高级农艺师,高级畜牧师,正高级农艺师,农业技术推广研究员 A08,C07,B05 农牧,合作社,林业和草原局,生态,农牧业技术推广 7
+        高级工程师,正高级工程师 A09,B07 能源,电子,安防 4
+        高级工程师,高级工程师 A10,C01 安防,应急管理局,公安局,消防 3
+        高级工程师,正高级工程师 B01,B02,B03,B04,B05,B06 建设,建筑工程,勘察设计院,住房和城乡建设局,水利局 12
+        高级工程师,正高级工程师 B08,C03 工程咨询,工程造价,项目管理,招标 7
+        高级会计师,正高级会计师,高级审计师 D02,C04 会计师事务所,财政局 9
+        一级律师,二级律师,教授 D01,C04 律师事务所 5
+        高级经济师,正高级经济师 D02,D01,C05 商贸,文化传媒,会展,公共资源交易中心 6
+        """
+    )
+)
+PICK_PROFILE = _Weighted((p, p[3]) for p in EXPERT_PROFILES)
+EXPERT_STATUS_WEIGHTS = _status_weights(
+    "active:70 draft:6 submitted:8 expired:6 suspended:5 dismissed:5"
+)
+PICK_EXPERT_STATUS = _Weighted(EXPERT_STATUS_WEIGHTS)
+# the first experts of every plan: each state, whatever N is
+EXPERT_OPENING = (
+    Status.active,
+    Status.draft,
+    Status.submitted,
+    Status.expired,
+    Status.suspended,
+    Status.dismissed,
+)
+EXPERT_SUSPEND_REASONS = _words(
+    "无正当理由一年内两次拒不参加评审活动 评审中未按照采购文件规定的评审程序和标准评审,暂停评审资格 "
+    "年度考核不合格,暂停至整改完成 本人申请暂停(外出进修一年)"
+)
+EXPERT_DISMISS_REASONS = _words(
+    "评审中收受供应商财物,依法解聘 本人申请解聘 工作调动离开内蒙古,不再担任评审专家 "
+    "泄露评审文件和评审情况,依法解聘"
+)
+RELATIVE_NOTES = _words("配偶在该单位任职 子女在该单位任职 兄弟姐妹在该单位任职")
+
+
+@dataclass(frozen=True)
+class DemoExpert:
+    """One planned expert: the record's data and the state it ends up in."""
+
+    index: int
+    id: str
+    status: Status
+    payload: dict[str, Any]
+    reason: str | None = None  # for suspended and dismissed
+
+
+class _ExpertGenerator:
+    def __init__(self, seed: int, as_of: date, organizations_plan: list[DemoOrg]) -> None:
+        self.seed = seed
+        self.rng = random.Random(f"experts:{seed}")  # noqa: S311 - demo data, not secrets
+        self.as_of = as_of
+        self.organizations = organizations_plan
+        self.issued: set[str] = set()
+        regions = _regions()
+        self.counties = tuple(p for p in regions.places if p.level == "county")
+
+    def id_number(self, place: Place) -> str:
+        """A new valid number of someone born 1962–1993, mostly in the county they live in."""
+        rng = self.rng
+        male = rng.random() < 0.6
+        county = (
+            place if place.level == "county" else rng.choice(_regions().counties_of[place.code])
+        )
+        if rng.random() < 0.25:  # born elsewhere in Inner Mongolia
+            county = rng.choice(self.counties)
+        while True:
+            number = resident_id(rng, county.code, male, rng.randint(1962, 1993))
+            if number not in self.issued:
+                self.issued.add(number)
+                return number
+
+    def name(self, male: bool) -> str:
+        rng = self.rng
+        if rng.random() < 0.18:
+            return rng.choice(MONGOLIAN_MALE if male else MONGOLIAN_FEMALE)
+        return rng.choice(SURNAMES) + rng.choice(GIVEN_MALE if male else GIVEN_FEMALE)
+
+    def employer(self, window: list[DemoOrg], words: tuple[str, ...]) -> DemoOrg:
+        live = [o for o in window if o.status is not Status.cancelled] or window
+        fitting = [o for o in live if any(w in o.payload["name"] for w in words)]
+        return self.rng.choice(fitting or live)
+
+    def specialties(self, groups: tuple[str, ...]) -> list[str]:
+        rng = self.rng
+        leaves = specialty_leaves()
+        count = rng.choices((1, 2, 3), weights=(35, 40, 25))[0]
+        first = rng.choice(leaves[groups[0]])  # the profile's own field first
+        pool = sorted({c for g in groups for c in leaves[g]} - {first})
+        return [first, *rng.sample(pool, count - 1)]
+
+    def term(self, status: Status) -> dict[str, str]:
+        rng = self.rng
+        if status is Status.expired:  # three years that ended before `as_of`
+            return _term(_month_start(self.as_of, -rng.randint(37, 60)))
+        if status in (Status.draft, Status.submitted):  # newly applying
+            return _term(_month_start(self.as_of, rng.randint(0, 2)))
+        return _term(_month_start(self.as_of, -rng.randint(0, 30)))  # in term on `as_of`
+
+    def relationships(self, window: list[DemoOrg], employer: DemoOrg) -> list[dict[str, Any]]:
+        rng = self.rng
+        others = [o for o in window if o.payload["uscc"] != employer.payload["uscc"]]
+        if not others:
+            return []
+        roll = rng.random()
+        if roll < 0.25:  # left an employer; avoidance lasts three years after leaving
+            former = rng.choice(others)
+            until = self.as_of - timedelta(days=rng.randint(120, 2400))
+            return [
+                {
+                    "relation": "former_employer",
+                    "name": former.payload["name"],
+                    "uscc": former.payload["uscc"],
+                    "until": until.isoformat(),
+                }
+            ]
+        suppliers = [o for o in others if o.kind is RecordKind.supplier]
+        if roll < 0.37 and suppliers:
+            relative = rng.choice(suppliers)
+            return [
+                {
+                    "relation": "relative_employer",
+                    "name": relative.payload["name"],
+                    "uscc": relative.payload["uscc"],
+                    "note": rng.choice(RELATIVE_NOTES),
+                }
+            ]
+        if roll < 0.42:
+            other = rng.choice(others)
+            return [
+                {
+                    "relation": "other",
+                    "name": other.payload["name"],
+                    "uscc": other.payload["uscc"],
+                    "until": (self.as_of + timedelta(days=rng.randint(30, 700))).isoformat(),
+                    "note": "近年为该单位提供过咨询服务",
+                }
+            ]
+        return []
+
+    def expert(self, index: int) -> DemoExpert:
+        rng = self.rng
+        if index < len(EXPERT_OPENING):
+            status = EXPERT_OPENING[index]
+        else:
+            status = PICK_EXPERT_STATUS.pick(rng)
+        titles, groups, words, _ = PICK_PROFILE.pick(rng)
+        window = _window(self.organizations, index, ORGS_PER_EXPERT)
+        employer = self.employer(window, words)
+        place = _regions().by_code[employer.payload["region_code"]]
+        if rng.random() < 0.2:  # lives elsewhere (managed by that bureau)
+            place = rng.choice(_regions().places)
+        number = self.id_number(place)
+        born = resident_id_birth_date(number)
+        sex = resident_id_sex(number)
+        age = self.as_of.year - born.year
+        payload: dict[str, Any] = {
+            "name": self.name(sex is Sex.male),
+            "id_number": number,
+            "sex": sex.value,
+            "birth_date": born.isoformat(),
+            "phone": rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}",
+            "email": f"zj{rng.randrange(10**6):06d}@{rng.choice(EMAIL_DOMAINS)}"
+            if rng.random() < 0.6
+            else None,
+            "employer": {"name": employer.payload["name"], "uscc": employer.payload["uscc"]},
+            "title": rng.choice(titles),
+            "years_of_experience": rng.randint(8, max(8, min(age - 22, 45))),
+            "specialties": self.specialties(groups),
+            "region_code": place.code,
+            "term": self.term(status),
+            "relationships": self.relationships(window, employer),
+        }
+        reason = None
+        if status is Status.suspended:
+            reason = rng.choice(EXPERT_SUSPEND_REASONS)
+        elif status is Status.dismissed:
+            reason = rng.choice(EXPERT_DISMISS_REASONS)
+        return DemoExpert(
+            index=index,
+            id=_opaque_id(
+                organizations.ID_PREFIX[RecordKind.expert], f"demo-expert:{self.seed}:{index}"
+            ),
+            status=status,
+            payload=payload,
+            reason=reason,
+        )
+
+
+def plan_demo_experts(
+    count: int,
+    seed: int = DEFAULT_SEED,
+    *,
+    as_of: date | None = None,
+    organizations_plan: list[DemoOrg] | None = None,
+) -> list[DemoExpert]:
+    """The experts `seed_demo_experts` creates, without a database. Deterministic for a seed
+    and a day (`as_of`, default today: terms and relationship dates are relative to it); the plan
+    for N is the first N of the plan for N + k. Employers are demo organizations of the same seed
+    (`plan_demo_organizations`, computed unless given)."""
+    as_of = as_of or date.today()
+    if organizations_plan is None:
+        organizations_plan = plan_demo_organizations(ORGS_PER_EXPERT * max(count - 1, 0) + 1, seed)
+    generator = _ExpertGenerator(seed, as_of, organizations_plan)
+    return [generator.expert(i) for i in range(count)]
+
+
+# --- commodities: product lines of the catalogue classes that have specification attributes
+
+# (code in the model, CPU as in the specs, cores, price difference)
+_CPUS_INTEL_DESKTOP = (
+    ("i3-12100", "Intel 酷睿 i3-12100", 4, -600),
+    ("i5-12500", "Intel 酷睿 i5-12500", 6, 0),
+    ("i5-13500", "Intel 酷睿 i5-13500", 14, 500),
+    ("i7-12700", "Intel 酷睿 i7-12700", 12, 1500),
+    ("i7-13700", "Intel 酷睿 i7-13700", 16, 2100),
+)
+_CPUS_DOMESTIC = (
+    ("3A6000", "龙芯 3A6000", 4, 300),
+    ("KX-U6780A", "兆芯 开先 KX-U6780A", 8, 0),
+    ("D2000", "飞腾 D2000", 8, 400),
+    ("FT-2000/4", "飞腾 FT-2000/4", 4, -300),
+    ("3250", "海光 3250", 8, 600),
+)
+_CPUS_LAPTOP = (
+    ("i5-1235U", "Intel 酷睿 i5-1235U", 10, 0),
+    ("i7-1255U", "Intel 酷睿 i7-1255U", 10, 1200),
+    ("i5-1340P", "Intel 酷睿 i5-1340P", 12, 600),
+    ("i7-1360P", "Intel 酷睿 i7-1360P", 12, 1800),
+)
+_CPUS_SERVER = (
+    ("2×4314", "Intel 至强 银牌 4314 ×2", 32, 0),
+    ("2×5318Y", "Intel 至强 金牌 5318Y ×2", 48, 16000),
+    ("2×7285", "海光 7285 ×2", 64, 12000),
+    ("2×920", "鲲鹏 920 ×2", 96, 15000),
+)
+_MEMORY = {8: 0, 16: 400, 32: 1300}
+_STORAGE = {256: 0, 512: 250, 1024: 700}
+_SERVER_MEMORY = {64: 0, 128: 4500, 256: 13000}
+_SERVER_STORAGE = {4800: 0, 9600: 6000, 19200: 15000}
+
+
+@dataclass(frozen=True)
+class _Variant:
+    model: str
+    specs: dict[str, Any]
+    price: int
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A product line: what every variant shares, and the variants (each one model)."""
+
+    catalog_code: str
+    brand: str
+    kind: str  # the end of the name: 台式计算机, 激光打印机, 轿车 …
+    unit: str
+    origin: tuple[str, ...]
+    warranty: tuple[int, ...]
+    variants: tuple[_Variant, ...]
+    colors: tuple[str, ...] = ()
+    weight: int = 1
+
+
+def _computers(
+    brand: str,
+    series: str,
+    form: str,
+    cpus: tuple[tuple[str, str, int, int], ...],
+    base: int,
+    os_names: tuple[str, ...],
+    origin: tuple[str, ...],
+    screen: str | None = None,
+    weight: int = 2,
+) -> _Line:
+    variants = []
+    for n, (code, cpu, cores, extra) in enumerate(cpus):
+        for memory, memory_extra in _MEMORY.items():
+            if form == "便携式计算机" and memory == 8:
+                continue
+            for storage, storage_extra in _STORAGE.items():
+                specs: dict[str, Any] = {
+                    "form_factor": form,
+                    "cpu": cpu,
+                    "cpu_cores": cores,
+                    "memory_gb": memory,
+                    "storage_gb": storage,
+                    "os": os_names[(n + memory) % len(os_names)],
+                    "energy_grade": "1级" if storage != 1024 else "2级",
+                }
+                if screen:
+                    specs["screen_inches"] = screen
+                size = f"{storage // 1024}T" if storage >= 1024 else f"{storage}G"
+                variants.append(
+                    _Variant(
+                        f"{series}({code}/{memory}G/{size})",
+                        specs,
+                        base + extra + memory_extra + storage_extra,
+                    )
+                )
+    kind = {"台式计算机": "台式计算机", "一体机": "一体式计算机"}.get(form, form)
+    return _Line("A02010000", brand, kind, "台", origin, (36,), tuple(variants), weight=weight)
+
+
+def _servers(brand: str, series: str, base: int, origin: tuple[str, ...]) -> _Line:
+    variants = []
+    for code, cpu, cores, extra in _CPUS_SERVER:
+        for memory, memory_extra in _SERVER_MEMORY.items():
+            for storage, storage_extra in _SERVER_STORAGE.items():
+                specs = {
+                    "form_factor": "服务器",
+                    "cpu": cpu,
+                    "cpu_cores": cores,
+                    "memory_gb": memory,
+                    "storage_gb": storage,
+                    "os": "银河麒麟高级服务器操作系统 V10",
+                }
+                variants.append(
+                    _Variant(
+                        f"{series}({code}/{memory}G/{storage / 1000:g}T)",
+                        specs,
+                        base + extra + memory_extra + storage_extra,
+                    )
+                )
+    return _Line("A02010000", brand, "机架式服务器", "台", origin, (36, 60), tuple(variants))
+
+
+_WINDOWS_OR_UOS = ("Windows 11 专业版", "统信UOS 桌面操作系统 V20", "银河麒麟桌面操作系统 V10")
+_DOMESTIC_OS = ("统信UOS 桌面操作系统 V20", "银河麒麟桌面操作系统 V10")
+
+
+def _printers(
+    brand: str,
+    kind: str,
+    stem: str,
+    tech: str,
+    speed: int | None,
+    color: bool,
+    paper: str,
+    suffixes: str,
+    base: int,
+    origin: tuple[str, ...],
+) -> _Line:
+    """Printer (or copier) models of one stem: suffix `d` is duplex, `n`/`w`/`dn`/`dw` networked."""
+    variants = []
+    for n, suffix in enumerate(suffixes.split() or [""]):
+        letters = suffix.lower()
+        specs: dict[str, Any] = {"print_tech": tech}
+        if speed is not None:
+            specs["print_speed_ppm"] = speed
+        specs.update(
+            {
+                "duplex": "d" in letters,
+                "color_print": color,
+                "max_paper": paper,
+                "network": "n" in letters or "w" in letters,
+            }
+        )
+        variants.append(_Variant(f"{stem}{suffix}", specs, base + 300 * n))
+    return _Line("A02020000", brand, kind, "台", origin, (12, 24, 36), tuple(variants), weight=3)
+
+
+def _vehicles(
+    brand: str,
+    series: str,
+    kind: str,
+    fuel: str,
+    seats: int,
+    base: int,
+    origin: tuple[str, ...],
+    trims: str,
+    displacement: str | None = None,
+    battery: str | None = None,
+    weight: int = 2,
+) -> _Line:
+    variants = []
+    for year in (2024, 2025, 2026):
+        for n, trim in enumerate(trims.split()):
+            specs: dict[str, Any] = {"fuel": fuel}
+            if displacement:
+                specs["displacement_l"] = displacement
+            specs["seats"] = seats
+            if battery:
+                specs["battery_kwh"] = battery
+            if fuel != "纯电动":
+                specs["emission_standard"] = "国六B"
+            price = round(base * (1 + 0.08 * n + 0.02 * (year - 2024)), -2)
+            variants.append(_Variant(f"{series} {year}款 {trim}", specs, int(price)))
+    colors = ("白色", "黑色", "银色", "灰色")
+    return _Line(
+        "A02030000", brand, kind, "辆", origin, (36, 60), tuple(variants), colors, weight=weight
+    )
+
+
+def _furniture(
+    brand: str,
+    prefix: str,
+    kind: str,
+    unit: str,
+    code: str,
+    sizes: tuple[str, ...],
+    materials: tuple[tuple[str, str | None], ...],
+    base: int,
+    origin: tuple[str, ...],
+) -> _Line:
+    """Models `{prefix}-{code}{size digits}{material letter}`: one per size and material."""
+    variants = []
+    for s, size in enumerate(sizes):
+        digits = "".join(part[:2] for part in size.split("×")[:2])
+        for m, (material, grade) in enumerate(materials):
+            specs: dict[str, Any] = {"material": material}
+            if grade:
+                specs["formaldehyde_grade"] = grade
+            specs["size"] = f"{size}mm"
+            variants.append(
+                _Variant(f"{prefix}-{code}{digits}{'ABCDE'[m]}", specs, base + 400 * s + 250 * m)
+            )
+    colors = ("胡桃木色", "柚木色", "白橡色", "灰白色", "黑色")
+    return _Line("A05010000", brand, kind, unit, origin, (36, 60), tuple(variants), colors)
+
+
+_WOOD = (("三聚氰胺饰面刨花板", "E0"), ("实木贴皮中密度纤维板", "ENF"))
+_STEEL = (("冷轧钢板", None), ("钢木结合", "E1"))
+_CHAIR = (("网布、尼龙脚架", None), ("PU皮、铝合金脚架", None), ("真皮、铝合金脚架", None))
+
+
+def _furniture_lines(brand: str, prefix: str, origin: tuple[str, ...]) -> tuple[_Line, ...]:
+    return (
+        _furniture(
+            brand,
+            prefix,
+            "职员办公桌",
+            "张",
+            "ZY",
+            ("1200×600×750", "1400×700×750", "1600×800×750"),
+            _WOOD,
+            900,
+            origin,
+        ),
+        _furniture(
+            brand,
+            prefix,
+            "班台",
+            "张",
+            "BT",
+            ("1800×900×760", "2000×1000×760", "2200×1000×760"),
+            _WOOD,
+            3800,
+            origin,
+        ),
+        _furniture(
+            brand,
+            prefix,
+            "会议桌",
+            "张",
+            "HY",
+            ("2400×1200×760", "3600×1500×760", "4800×1800×760"),
+            _WOOD,
+            4200,
+            origin,
+        ),
+        _furniture(
+            brand,
+            prefix,
+            "文件柜",
+            "组",
+            "WJ",
+            ("900×400×1850", "1000×420×2000"),
+            _STEEL,
+            850,
+            origin,
+        ),
+        _furniture(
+            brand,
+            prefix,
+            "办公椅",
+            "把",
+            "YZ",
+            ("650×650×1150", "680×680×1250"),
+            _CHAIR,
+            600,
+            origin,
+        ),
+        _furniture(
+            brand,
+            prefix,
+            "书架",
+            "个",
+            "SJ",
+            ("800×300×2000", "1000×350×2000"),
+            _STEEL,
+            700,
+            origin,
+        ),
+    )
+
+
+PRODUCT_LINES: tuple[_Line, ...] = (
+    # 信息化设备 A02010000
+    _computers("联想", "开天 M90z G1t", "一体机", _CPUS_DOMESTIC, 5200, _DOMESTIC_OS, ("北京",)),
+    _computers(
+        "联想",
+        "ThinkCentre M750t",
+        "台式计算机",
+        _CPUS_INTEL_DESKTOP,
+        3900,
+        _WINDOWS_OR_UOS,
+        ("北京", "广东深圳"),
+    ),
+    _computers(
+        "联想", "启天 M455", "台式计算机", _CPUS_INTEL_DESKTOP, 3700, _WINDOWS_OR_UOS, ("北京",)
+    ),
+    _computers(
+        "联想",
+        "ThinkPad E14",
+        "便携式计算机",
+        _CPUS_LAPTOP,
+        4900,
+        _WINDOWS_OR_UOS,
+        ("安徽合肥",),
+        "14",
+    ),
+    _computers(
+        "华为", "擎云 W515x", "台式计算机", _CPUS_DOMESTIC, 4800, _DOMESTIC_OS, ("广东东莞",)
+    ),
+    _computers(
+        "华为",
+        "擎云 L420x",
+        "便携式计算机",
+        _CPUS_DOMESTIC,
+        6200,
+        _DOMESTIC_OS,
+        ("广东东莞",),
+        "14",
+    ),
+    _computers(
+        "戴尔",
+        "OptiPlex 7010MT",
+        "台式计算机",
+        _CPUS_INTEL_DESKTOP,
+        4100,
+        _WINDOWS_OR_UOS,
+        ("福建厦门",),
+    ),
+    _computers(
+        "戴尔",
+        "Latitude 5440",
+        "便携式计算机",
+        _CPUS_LAPTOP,
+        5600,
+        _WINDOWS_OR_UOS,
+        ("福建厦门",),
+        "14",
+    ),
+    _computers(
+        "惠普",
+        "ProDesk 480 G9",
+        "台式计算机",
+        _CPUS_INTEL_DESKTOP,
+        3900,
+        _WINDOWS_OR_UOS,
+        ("重庆",),
+    ),
+    _computers(
+        "惠普",
+        "ProBook 450 G10",
+        "便携式计算机",
+        _CPUS_LAPTOP,
+        5100,
+        _WINDOWS_OR_UOS,
+        ("重庆",),
+        "15.6",
+    ),
+    _computers(
+        "同方", "超翔 Z8000", "台式计算机", _CPUS_DOMESTIC, 4300, _DOMESTIC_OS, ("江苏无锡",)
+    ),
+    _computers(
+        "长城", "世恒 TF830", "台式计算机", _CPUS_DOMESTIC, 4400, _DOMESTIC_OS, ("广东深圳",)
+    ),
+    _servers("浪潮", "英信 NF5280M6", 42000, ("山东济南",)),
+    _servers("新华三", "UniServer R4900 G5", 45000, ("浙江杭州",)),
+    _servers("曙光", "I620-G30", 40000, ("天津",)),
+    # 办公设备 A02020000
+    _printers(
+        "惠普",
+        "黑白激光打印机",
+        "LaserJet Pro M404",
+        "激光",
+        38,
+        False,
+        "A4",
+        "n dn dw",
+        1899,
+        ("越南",),
+    ),
+    _printers(
+        "惠普",
+        "彩色激光打印机",
+        "Color LaserJet Pro M454",
+        "激光",
+        27,
+        True,
+        "A4",
+        "nw dn dw",
+        3999,
+        ("越南",),
+    ),
+    _printers(
+        "佳能",
+        "黑白激光打印机",
+        "imageCLASS LBP6230",
+        "激光",
+        25,
+        False,
+        "A4",
+        "dn dw",
+        1399,
+        ("越南",),
+    ),
+    _printers(
+        "佳能", "黑白数码复合机", "imageRUNNER 2625", "激光", 25, False, "A3", "i", 9800, ("日本",)
+    ),
+    _printers("兄弟", "黑白激光打印机", "HL-L2350", "激光", 30, False, "A4", "DW", 1099, ("越南",)),
+    _printers(
+        "兄弟",
+        "黑白激光多功能一体机",
+        "MFC-L2710",
+        "激光",
+        30,
+        False,
+        "A4",
+        "DN DW",
+        1799,
+        ("越南",),
+    ),
+    _printers(
+        "奔图", "黑白激光打印机", "P3305", "激光", 33, False, "A4", "DN DW", 1499, ("广东珠海",)
+    ),
+    _printers(
+        "奔图",
+        "黑白激光多功能一体机",
+        "M7105",
+        "激光",
+        33,
+        False,
+        "A4",
+        "DN DW",
+        2099,
+        ("广东珠海",),
+    ),
+    _printers(
+        "爱普生", "彩色墨仓式打印机", "L3258", "喷墨", 33, True, "A4", "W", 1099, ("菲律宾",)
+    ),
+    _printers(
+        "爱普生", "针式票据打印机", "LQ-630K", "针式", None, False, "A4", "II", 1999, ("中国",)
+    ),
+    _printers(
+        "京瓷", "黑白激光打印机", "ECOSYS P3145", "激光", 45, False, "A4", "dn", 3299, ("越南",)
+    ),
+    _printers(
+        "理光", "彩色数码复合机", "IM C2010", "激光", 20, True, "A3", "", 15800, ("中国深圳",)
+    ),
+    # 车辆 A02030000
+    _vehicles(
+        "比亚迪",
+        "汉 EV",
+        "纯电动轿车",
+        "纯电动",
+        5,
+        209800,
+        ("陕西西安",),
+        "荣耀版 尊贵型 旗舰型",
+        battery="85.4",
+    ),
+    _vehicles(
+        "比亚迪",
+        "秦PLUS DM-i",
+        "插电混动轿车",
+        "插电混动",
+        5,
+        99800,
+        ("广东深圳", "陕西西安"),
+        "领先型 超越型 卓越型",
+        "1.5",
+        "18.3",
+    ),
+    _vehicles(
+        "比亚迪",
+        "唐 DM-i",
+        "插电混动SUV",
+        "插电混动",
+        7,
+        189800,
+        ("陕西西安",),
+        "尊贵型 旗舰型",
+        "1.5",
+        "21.5",
+    ),
+    _vehicles(
+        "红旗",
+        "H5",
+        "轿车",
+        "汽油",
+        5,
+        159800,
+        ("吉林长春",),
+        "智联旗畅版 智联旗享版 智联旗领版",
+        "1.5",
+        weight=4,
+    ),
+    _vehicles("红旗", "HS5", "SUV", "汽油", 5, 183800, ("吉林长春",), "旗享版 旗领版", "2"),
+    _vehicles(
+        "大众", "帕萨特 330TSI", "轿车", "汽油", 5, 189900, ("上海",), "精英版 豪华版 星空版", "2"
+    ),
+    _vehicles(
+        "大众", "途昂 380TSI", "SUV", "汽油", 7, 269900, ("上海",), "四驱豪华版 四驱尊崇版", "2.5"
+    ),
+    _vehicles(
+        "丰田",
+        "凯美瑞 双擎 2.5HQ",
+        "混合动力轿车",
+        "混合动力",
+        5,
+        209800,
+        ("广东广州",),
+        "豪华版 旗舰版",
+        "2.5",
+    ),
+    _vehicles(
+        "丰田",
+        "汉兰达 双擎",
+        "混合动力SUV",
+        "混合动力",
+        7,
+        279800,
+        ("广东广州",),
+        "四驱精英版 四驱豪华版",
+        "2.5",
+    ),
+    _vehicles(
+        "别克", "GL8 ES陆尊 653T", "商务车", "汽油", 7, 329900, ("上海",), "舒适型 豪华型", "2"
+    ),
+    _vehicles("长城", "哈弗H6", "SUV", "汽油", 5, 113900, ("河北保定",), "Pro 都市版 Max", "1.5"),
+    _vehicles("长安", "CS75 PLUS", "SUV", "汽油", 5, 119900, ("重庆",), "豪华型 尊贵型", "1.5"),
+    _vehicles("吉利", "星越L", "SUV", "汽油", 5, 154200, ("浙江宁波",), "尊贵型 旗舰型", "2"),
+    _vehicles(
+        "江铃",
+        "全顺 新世代",
+        "轻型客车",
+        "柴油",
+        15,
+        169800,
+        ("江西南昌",),
+        "长轴中顶 长轴高顶",
+        "2.2",
+    ),
+    _vehicles(
+        "宇通",
+        "ZK6117H",
+        "大型客车",
+        "柴油",
+        49,
+        689000,
+        ("河南郑州",),
+        "公路版 旅游版",
+        "8.9",
+        weight=1,
+    ),
+    # 家具 A05010000
+    *_furniture_lines("圣奥", "SA", ("浙江杭州",)),
+    *_furniture_lines("震旦", "AD", ("上海",)),
+    *_furniture_lines("美时", "LM", ("广东深圳",)),
+    *_furniture_lines("全友", "QY", ("四川成都",)),
+    _furniture(
+        "永艺",
+        "YY",
+        "办公椅",
+        "把",
+        "YZ",
+        ("650×650×1150", "680×680×1250", "700×700×1300"),
+        _CHAIR,
+        700,
+        ("浙江湖州",),
+    ),
+    _furniture(
+        "西昊",
+        "SH",
+        "办公椅",
+        "把",
+        "YZ",
+        ("640×640×1130", "690×690×1240"),
+        _CHAIR,
+        500,
+        ("广东佛山",),
+    ),
+)
+# the catalogue classes and how often each comes up
+CATALOG_WEIGHTS = (("A02010000", 40), ("A02020000", 20), ("A02030000", 15), ("A05010000", 25))
+COMMODITY_STATUS_WEIGHTS = _status_weights("active:75 delisted:10 draft:10 submitted:5")
+PICK_COMMODITY_STATUS = _Weighted(COMMODITY_STATUS_WEIGHTS)
+COMMODITY_OPENING = (Status.active, Status.draft, Status.delisted, Status.submitted, Status.active)
+DELIST_REASONS = _words(
+    "供应商反映该型号已停产 价格明显高于市场同类产品,下架核查 规格参数与实物不符,下架整改 "
+    "不再符合节能产品政府采购要求"
+)
+STOCK_WEIGHTS = (("in_stock", 70), ("low", 12), ("on_order", 12), ("out_of_stock", 6))
+PICK_STOCK = _Weighted(STOCK_WEIGHTS)
+# the catalogue prefixes a supplier's business scope should start with to offer a class
+OFFER_SCOPES = {
+    "A02010000": ("A0201", "A0202", "A02"),
+    "A02020000": ("A0202", "A0201", "A02"),
+    "A02030000": ("A0203",),
+    "A05010000": ("A05",),
+}
+
+
+@dataclass(frozen=True)
+class DemoOffer:
+    supplier_id: str
+    price_factor: str  # of the reference price, e.g. "0.93"
+    stock_status: str
+    open_ended: bool  # no end date (else valid for a year from the day it is made)
+
+
+@dataclass(frozen=True)
+class DemoCommodity:
+    """One planned commodity: the record's data, its state and suppliers' offers (if listed)."""
+
+    index: int
+    id: str
+    status: Status
+    payload: dict[str, Any]
+    reason: str | None = None  # for delisted
+    offers: tuple[DemoOffer, ...] = ()
+
+
+class _CommodityGenerator:
+    def __init__(self, seed: int, as_of: date, organizations_plan: list[DemoOrg]) -> None:
+        from registry.normalize import commodity_key
+
+        self.seed = seed
+        self.rng = random.Random(f"commodities:{seed}")  # noqa: S311 - demo data, not secrets
+        self.as_of = as_of
+        self.organizations = organizations_plan
+        self.key = commodity_key
+        self.used: set[str] = set()
+        self.lines: dict[str, list[_Line]] = {}
+        for line in PRODUCT_LINES:
+            self.lines.setdefault(line.catalog_code, []).append(line)
+        self.pick_class = _Weighted(CATALOG_WEIGHTS)
+        self.pick_line = {
+            code: _Weighted((line, line.weight) for line in lines)
+            for code, lines in self.lines.items()
+        }
+        self.spare = 0
+
+    def variant(self) -> tuple[_Line, _Variant, str]:
+        """A line and one of its variants not planned yet, and the model to write."""
+        rng = self.rng
+        for _ in range(200):
+            line = self.pick_line[self.pick_class.pick(rng)].pick(rng)
+            variant = rng.choice(line.variants)
+            if self.key(line.catalog_code, line.brand, variant.model) not in self.used:
+                return line, variant, variant.model
+        # (very large plans) every variant tried came up: a further batch of a known model
+        line = self.pick_line[self.pick_class.pick(rng)].pick(rng)
+        variant = rng.choice(line.variants)
+        while True:
+            self.spare += 1
+            model = f"{variant.model}-{self.spare:03d}"
+            if self.key(line.catalog_code, line.brand, model) not in self.used:
+                return line, variant, model
+
+    def offers(self, index: int, catalog_code: str) -> tuple[DemoOffer, ...]:
+        rng = self.rng
+        if rng.random() >= 0.5:
+            return ()
+        window = _window(self.organizations, index, ORGS_PER_COMMODITY)
+        eligible = [
+            o
+            for o in window
+            if o.kind is RecordKind.supplier and o.status is Status.active and o.debarment is None
+        ]
+        fitting = [
+            o
+            for o in eligible
+            if any(c.startswith(OFFER_SCOPES[catalog_code]) for c in o.payload["business_scope"])
+        ]
+        pool = fitting or eligible
+        if not pool:
+            return ()
+        chosen = rng.sample(pool, min(len(pool), rng.choice((1, 1, 2, 3))))
+        return tuple(
+            DemoOffer(
+                supplier_id=o.id,
+                price_factor=f"{rng.uniform(0.86, 1.0):.2f}",
+                stock_status=PICK_STOCK.pick(rng),
+                open_ended=rng.random() < 0.5,
+            )
+            for o in chosen
+        )
+
+    def commodity(self, index: int) -> DemoCommodity:
+        rng = self.rng
+        if index < len(COMMODITY_OPENING):
+            status = COMMODITY_OPENING[index]
+        else:
+            status = PICK_COMMODITY_STATUS.pick(rng)
+        line, variant, model = self.variant()
+        self.used.add(self.key(line.catalog_code, line.brand, model))
+        specs: dict[str, Any] = {"origin": rng.choice(line.origin)}
+        specs["warranty_months"] = rng.choice(line.warranty)
+        if line.colors:
+            specs["color"] = rng.choice(line.colors)
+        specs.update(variant.specs)
+        price_day = self.as_of - timedelta(days=rng.randint(0, 150))
+        payload: dict[str, Any] = {
+            "catalog_code": line.catalog_code,
+            "name": f"{line.brand}{model.split('(')[0]} {line.kind}",
+            "brand": line.brand,
+            "model": model,
+            "specs": specs,
+            "unit": line.unit,
+            "reference_price": {
+                "amount": f"{variant.price}.00",
+                "currency": "CNY",
+                "as_of": price_day.isoformat(),
+            },
+            "images": [f"https://img.example.com/demo/{line.catalog_code}/{index:05d}.jpg"]
+            if rng.random() < 0.8
+            else [],
+        }
+        reason = rng.choice(DELIST_REASONS) if status is Status.delisted else None
+        offers = self.offers(index, line.catalog_code) if status is Status.active else ()
+        return DemoCommodity(
+            index=index,
+            id=_opaque_id(
+                organizations.ID_PREFIX[RecordKind.commodity], f"demo-commodity:{self.seed}:{index}"
+            ),
+            status=status,
+            payload=payload,
+            reason=reason,
+            offers=offers,
+        )
+
+
+def plan_demo_commodities(
+    count: int,
+    seed: int = DEFAULT_SEED,
+    *,
+    as_of: date | None = None,
+    organizations_plan: list[DemoOrg] | None = None,
+) -> list[DemoCommodity]:
+    """The commodities `seed_demo_commodities` creates, without a database. Deterministic for a
+    seed and a day (`as_of`, default today: price dates are relative to it); the plan for N is the
+    first N of the plan for N + k. Offers come from active demo suppliers of the same seed."""
+    as_of = as_of or date.today()
+    if organizations_plan is None:
+        organizations_plan = plan_demo_organizations(
+            ORGS_PER_COMMODITY * max(count - 1, 0) + 1, seed
+        )
+    generator = _CommodityGenerator(seed, as_of, organizations_plan)
+    return [generator.commodity(i) for i in range(count)]
+
+
+# --- seeding experts and commodities through the services ---------------------------------------
+
+
+@dataclass
+class DemoRecordsReport:
+    kind: RecordKind
+    requested: int
+    seed: int
+    created: int = 0
+    skipped: int = 0  # already there: same id (an earlier run with this seed) or same key
+    by_status: Counter[str] = field(default_factory=Counter)
+    relationships: int = 0  # experts with a declared relationship
+    offers: int = 0
+    offers_skipped: int = 0  # the supplier is not in the registry (or not eligible) now
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        states = ", ".join(f"{k} {n}" for k, n in sorted(self.by_status.items()))
+        if self.kind is RecordKind.expert:
+            label, extra = "demo experts", f"{self.relationships} with declared relationships"
+        else:
+            label, extra = "demo commodities", f"{self.offers} offers"
+        return (
+            f"{label}: {self.created} created, {self.skipped} already present; "
+            f"states: {states or '-'}; {extra}; {self.seconds:.1f} s"
+        )
+
+
+def _present_ids(session: Session, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        found.update(
+            session.exec(select(Organization.id).where(col(Organization.id).in_(chunk))).all()
+        )
+    return found
+
+
+def _create_expert(session: Session, expert: DemoExpert) -> None:
+    kind = RecordKind.expert
+    clerk = _clerk(expert.payload["region_code"])
+
+    def move(name: str, reason: str | None = None, until: date | None = None) -> None:
+        organizations.transition(
+            session, kind=kind, org_id=expert.id, name=name, actor=clerk, reason=reason, until=until
+        )
+
+    organizations.register(
+        session, kind=kind, payload=expert.payload, actor=clerk, org_id=expert.id
+    )
+    if expert.status is Status.draft:
+        return
+    move("submit")
+    if expert.status is Status.submitted:
+        return
+    move("approve")
+    if expert.status is Status.expired:
+        move("expire", "聘期届满")
+    elif expert.status is Status.suspended:
+        until = date.today() + timedelta(days=180) if expert.index % 2 == 0 else None
+        move("suspend", expert.reason, until)
+    elif expert.status is Status.dismissed:
+        move("dismiss", expert.reason)
+
+
+def _seed_records(
+    session: Session,
+    kind: RecordKind,
+    plan: list[Any],
+    report: DemoRecordsReport,
+    create: Callable[[Any], None],
+    progress: Progress | None,
+) -> None:
+    """Create each planned record not yet present, each in a savepoint: one whose key another
+    record holds already (another seed's plan, an import) is skipped, not an error."""
+    present = _present_ids(session, [item.id for item in plan])
+    for done, item in enumerate(plan, start=1):
+        if item.id in present:
+            report.skipped += 1
+        else:
+            try:
+                with session.begin_nested():
+                    create(item)
+            except Conflict as exc:
+                if exc.code != "already_registered":
+                    raise
+                report.skipped += 1
+            else:
+                report.created += 1
+                report.by_status[item.status.value] += 1
+        if done % 500 == 0:
+            session.flush()
+            session.expunge_all()
+        if progress is not None:
+            progress(done, len(plan))
+    session.flush()
+
+
+def seed_demo_experts(
+    session: Session,
+    *,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+    as_of: date | None = None,
+) -> DemoRecordsReport:
+    """Create `count` demo experts through the services (events; ID numbers and phones
+    encrypted by the service), in the caller's transaction. Needs the personal-data cipher
+    (`registry.crypto.configure`). Experts of an earlier run with the same seed are skipped."""
+    began = time.monotonic()
+    report = DemoRecordsReport(RecordKind.expert, requested=count, seed=seed)
+    plan = plan_demo_experts(count, seed, as_of=as_of)
+
+    def create(expert: DemoExpert) -> None:
+        _create_expert(session, expert)
+        report.relationships += bool(expert.payload["relationships"])
+
+    _seed_records(session, RecordKind.expert, plan, report, create, progress)
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def _eligible_suppliers(session: Session, ids: set[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(
+        session.exec(
+            select(Organization.id).where(
+                col(Organization.id).in_(sorted(ids)),
+                col(Organization.kind) == RecordKind.supplier.value,
+                organizations.eligible_expr(),
+            )
+        ).all()
+    )
+
+
+def seed_demo_commodities(
+    session: Session,
+    *,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    progress: Progress | None = None,
+    as_of: date | None = None,
+) -> DemoRecordsReport:
+    """Create `count` demo commodities through the services, in the caller's transaction: listed
+    ones (approved by the region's bureau) with their suppliers' offers (`commodities.add_offer`,
+    for suppliers that are in the registry and eligible now; seed the organizations first),
+    delisted, under review and drafts. Commodities of an earlier run with the same seed are
+    skipped, and so are those whose catalogue code, brand and model are registered already."""
+    from models.commodity import OfferCreate, StockStatus
+    from registry import commodities
+
+    began = time.monotonic()
+    report = DemoRecordsReport(RecordKind.commodity, requested=count, seed=seed)
+    plan = plan_demo_commodities(count, seed, as_of=as_of)
+    suppliers = _eligible_suppliers(session, {o.supplier_id for c in plan for o in c.offers})
+    bureau = _clerk(REGION_WIDE)
+    kind = RecordKind.commodity
+
+    def create(item: DemoCommodity) -> None:
+        def move(name: str, reason: str | None = None) -> None:
+            organizations.transition(
+                session, kind=kind, org_id=item.id, name=name, actor=bureau, reason=reason
+            )
+
+        organizations.register(
+            session, kind=kind, payload=item.payload, actor=bureau, org_id=item.id
+        )
+        if item.status is Status.draft:
+            return
+        move("submit")
+        if item.status is Status.submitted:
+            return
+        move("approve")
+        if item.status is Status.delisted:
+            move("delist", item.reason)
+            return
+        today = date.today()
+        amount = Decimal(item.payload["reference_price"]["amount"])
+        for offer in item.offers:
+            if offer.supplier_id not in suppliers:
+                report.offers_skipped += 1
+                continue
+            commodities.add_offer(
+                session,
+                commodity_id=item.id,
+                body=OfferCreate(
+                    supplier_id=offer.supplier_id,
+                    price=(amount * Decimal(offer.price_factor)).quantize(Decimal("0.01")),
+                    stock_status=StockStatus(offer.stock_status),
+                    valid_from=today - timedelta(days=item.index % 60),
+                    valid_to=None if offer.open_ended else today + timedelta(days=365),
+                ),
+                actor=bureau,
+            )
+            report.offers += 1
+
+    _seed_records(session, kind, plan, report, create, progress)
+    report.seconds = time.monotonic() - began
+    return report
+
+
+@dataclass
+class DemoSeedReport:
+    """What `registry seed --demo N` made: N organizations, N/5 experts, N/5 commodities."""
+
+    organizations: DemoReport
+    experts: DemoRecordsReport
+    commodities: DemoRecordsReport
+
+    def summary(self) -> str:
+        return "\n".join(r.summary() for r in (self.organizations, self.experts, self.commodities))
+
+
+def seed_demo(
+    session: Session,
+    *,
+    count: int,
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[str], Progress | None] | None = None,
+) -> DemoSeedReport:
+    """N demo organizations, then ceil(N / 5) experts and ceil(N / 5) commodities (`demo_counts`),
+    all through the services, in the caller's transaction. `progress(kind)` gives the progress
+    callback of each part (kind: organizations, experts, commodities)."""
+
+    def bar(kind: str) -> Progress | None:
+        return progress(kind) if progress is not None else None
+
+    experts, goods = demo_counts(count)
+    return DemoSeedReport(
+        organizations=seed_demo_organizations(
+            session, count=count, seed=seed, progress=bar("organizations")
+        ),
+        experts=seed_demo_experts(session, count=experts, seed=seed, progress=bar("experts")),
+        commodities=seed_demo_commodities(
+            session, count=goods, seed=seed, progress=bar("commodities")
+        ),
+    )
+
+
+def seed_demo_with_progress(
+    session: Session, *, count: int, seed: int = DEFAULT_SEED, console: Any = None
+) -> DemoSeedReport:
+    """`seed_demo` under rich progress bars (for the command line)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bars
+
+    experts, goods = demo_counts(count)
+    totals = {"organizations": count, "experts": experts, "commodities": goods}
+    with Bars(
+        TextColumn("[bold]演示数据 demo {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+        tasks = {kind: bars.add_task(kind, total=total) for kind, total in totals.items()}
+
+        def progress(kind: str) -> Progress:
+            def advance(done: int, total: int) -> None:
+                bars.update(tasks[kind], completed=done, total=total)
+
+            return advance
+
+        return seed_demo(session, count=count, seed=seed, progress=progress)
+
+
 # --- bulk (benchmarks only) ---------------------------------------------------------------------
 
 BULK_COLUMNS = (
@@ -1363,6 +2685,11 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a thin wr
 
     parser = argparse.ArgumentParser(prog="python -m registry.demo", description=__doc__)
     parser.add_argument("--orgs", type=int, default=0, help="demo organizations (services)")
+    parser.add_argument("--experts", type=int, default=0, help="demo experts (services)")
+    parser.add_argument("--commodities", type=int, default=0, help="demo commodities (services)")
+    parser.add_argument(
+        "--demo", type=int, default=0, help="N organizations, N/5 experts, N/5 commodities"
+    )
     parser.add_argument(
         "--bulk-suppliers", type=int, default=0, help="COPY active suppliers (benchmarks only)"
     )
@@ -1379,6 +2706,19 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a thin wr
                     session, count=args.orgs, seed=args.seed, console=console
                 )
                 console.print(report.summary())
+            if args.demo:
+                everything = seed_demo_with_progress(
+                    session, count=args.demo, seed=args.seed, console=console
+                )
+                console.print(everything.summary())
+            if args.experts:
+                console.print(
+                    seed_demo_experts(session, count=args.experts, seed=args.seed).summary()
+                )
+            if args.commodities:
+                console.print(
+                    seed_demo_commodities(session, count=args.commodities, seed=args.seed).summary()
+                )
         if args.bulk_suppliers:
             began = time.monotonic()
             with engine.begin() as conn:

@@ -1,5 +1,7 @@
 """Demo organizations: valid identifiers, every lifecycle state, spread over the region tree,
-deterministic, masked in API reads; and the bulk (benchmark) path readable through the API."""
+deterministic, masked in API reads; the bulk (benchmark) path readable through the API; and
+`registry seed --demo N` / `registry serve --demo` (organizations, experts and commodities; the
+experts and commodities themselves are tested in tests/test_demo_people_goods.py)."""
 
 from __future__ import annotations
 
@@ -356,7 +358,14 @@ def cli_env(committing_db, monkeypatch, tmp_path):
 
 
 def count_orgs(engine: Engine) -> int:
-    return rows(engine, "SELECT count(*) FROM organizations")[0][0]
+    return rows(
+        engine,
+        "SELECT count(*) FROM organizations WHERE kind IN ('supplier', 'agent', 'purchaser')",
+    )[0][0]
+
+
+def count_kind(engine: Engine, kind: str) -> int:
+    return rows(engine, "SELECT count(*) FROM organizations WHERE kind = :k", k=kind)[0][0]
 
 
 def test_seed_demo_n_makes_accounts_and_n_organizations(cli_env):
@@ -366,13 +375,20 @@ def test_seed_demo_n_makes_accounts_and_n_organizations(cli_env):
     assert accounts_only.exit_code == 0, accounts_only.output
     assert count_orgs(cli_env) == 0
     assert rows(cli_env, "SELECT count(*) FROM accounts WHERE username = 'admin'") == [(1,)]
+    assert count_kind(cli_env, "expert") == count_kind(cli_env, "commodity") == 0
     first = runner.invoke(app, ["seed", "--demo", "15"])
     assert first.exit_code == 0, first.output
     assert "15 created" in first.output and count_orgs(cli_env) == 15
+    # and N/5 experts and commodities, rounded up
+    assert "demo experts: 3 created" in first.output
+    assert "demo commodities: 3 created" in first.output
+    assert count_kind(cli_env, "expert") == count_kind(cli_env, "commodity") == 3
     more = runner.invoke(app, ["seed", "--demo", "18"])
     assert more.exit_code == 0, more.output
     assert "3 created" in more.output and "15 already present" in more.output
+    assert "demo experts: 1 created, 3 already present" in more.output
     assert count_orgs(cli_env) == 18
+    assert count_kind(cli_env, "expert") == count_kind(cli_env, "commodity") == 4
 
 
 def test_serve_demo_adds_organizations_to_an_empty_registry_only(cli_env, monkeypatch):
@@ -386,4 +402,5 @@ def test_serve_demo_adds_organizations_to_an_empty_registry_only(cli_env, monkey
         result = runner.invoke(registry.cli.app, ["serve", "--demo", "--port", "8999"])
         assert result.exit_code == 0, result.output
         assert count_orgs(cli_env) == 12
+        assert count_kind(cli_env, "expert") == count_kind(cli_env, "commodity") == 3
     assert len(served) == 2

@@ -19,8 +19,8 @@ from auth.principals import Principal
 from models.expert import FORMER_EMPLOYER_YEARS, Relation
 from models.organization import Organization, RecordKind, Status
 from registry import organizations
-from registry.errors import Unprocessable
-from registry.identifiers import IdentifierError, validate_uscc
+from registry.identifiers import validate_uscc
+from registry.validation import identifier_or_422
 
 
 class ConflictReason(BaseModel):
@@ -83,14 +83,7 @@ def reasons_to_avoid(
 
 
 def _code(raw: str) -> str:
-    try:
-        return validate_uscc(raw)
-    except IdentifierError as exc:
-        raise Unprocessable(
-            str(exc),
-            code="invalid_uscc",
-            errors=[{"field": "uscc", "code": "invalid", "message": str(exc)}],
-        ) from exc
+    return identifier_or_422(validate_uscc, raw, field="uscc", code="invalid_uscc")
 
 
 def conflicts(session: Session, *, expert_id: str, uscc: str, actor: Principal) -> ConflictAnswer:

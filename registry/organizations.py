@@ -50,7 +50,7 @@ from registry.ids import new_id
 from registry.masking import restricted_fields, shown
 from registry.normalize import commodity_key, normalize_brand
 from registry.regions import require_current_region
-from registry.validation import validate_or_422
+from registry.validation import identifier_or_422, validate_or_422
 
 ID_PREFIX = {
     RecordKind.purchaser: "pur",
@@ -761,14 +761,7 @@ def get(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) ->
 
 
 def by_uscc(session: Session, *, kind: RecordKind, uscc: str, actor: Principal) -> OrgRow:
-    try:
-        code = validate_uscc(uscc)
-    except IdentifierError as exc:
-        raise Unprocessable(
-            str(exc),
-            code="invalid_uscc",
-            errors=[{"field": "uscc", "code": "invalid", "message": str(exc)}],
-        ) from exc
+    code = identifier_or_422(validate_uscc, uscc, field="uscc", code="invalid_uscc")
     result = session.execute(_BY_USCC[kind], {"key": code}).first()
     if result is None or not _readable(actor, result[0]):
         raise NotFound(f"统一社会信用代码为 {code} 的{KIND_LABEL[kind]}不存在", code="not_found")
@@ -778,14 +771,9 @@ def by_uscc(session: Session, *, kind: RecordKind, uscc: str, actor: Principal) 
 def by_id_number(session: Session, *, id_number: str, actor: Principal) -> OrgRow:
     """An expert by resident ID number, through its keyed hash. Only for those who may read the
     expert's restricted fields; everyone else is told nothing (404)."""
-    try:
-        number = validate_resident_id(id_number)
-    except IdentifierError as exc:
-        raise Unprocessable(
-            str(exc),
-            code="invalid_id_number",
-            errors=[{"field": "id_number", "code": "invalid", "message": str(exc)}],
-        ) from exc
+    number = identifier_or_422(
+        validate_resident_id, id_number, field="id_number", code="invalid_id_number"
+    )
     key = personal.blind_index(RecordKind.expert, "id_number", number)
     result = session.execute(_BY_NATURAL_KEY[RecordKind.expert], {"key": key}).first()
     if result is None or not may(actor, Action.read_restricted, target(result[0])):

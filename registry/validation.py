@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from registry.errors import Unprocessable
+from registry.identifiers import IdentifierError
 
 # Chinese messages for pydantic's error types; `{…}` are filled from the error's context.
 _VALIDATION_MESSAGES: dict[str, str] = {
@@ -85,3 +87,13 @@ def validate_or_422(model: type[BaseModel], payload: Any, *, prefix: str = "") -
                 )
         fields = "、".join(dict.fromkeys(e["field"] for e in errors))
         raise Unprocessable(f"请检查以下字段:{fields}", errors=errors) from exc
+
+
+def identifier_or_422(check: Callable[[str], str], value: str, *, field: str, code: str) -> str:
+    """`check(value)` (an identifier validator), or 422 naming `field` with its Chinese message."""
+    try:
+        return check(value)
+    except IdentifierError as exc:
+        raise Unprocessable(
+            str(exc), code=code, errors=[{"field": field, "code": "invalid", "message": str(exc)}]
+        ) from exc

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from api.routers import (
     organizations,
     regions,
     registry_extras,
+    search,
     transfer,
 )
 from auth.keys import KeyRing, generate_signing_key, load_signing_keys
@@ -28,6 +30,7 @@ from auth.tokens import TokenService
 from registry import crypto
 from registry.config import Settings, get_settings
 from registry.db import make_engine
+from search import text as search_text
 
 DESCRIPTION = """
 内蒙古自治区政府采购基础数据统一注册中心(一处注册,全区有效)。
@@ -60,6 +63,7 @@ TAGS = [
     {"name": "自助注册", "description": "供应商、代理机构自助注册"},
     {"name": "信息公开", "description": "禁止参加政府采购活动名单"},
     {"name": "变更流", "description": "供其他业务系统同步的有序、无遗漏变更事件"},
+    {"name": "检索", "description": "全库检索与输入提示(名称、拼音、代码;可见范围同各库列表)"},
     {"name": "运维", "description": "健康检查与指标"},
 ]
 
@@ -111,6 +115,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the search text dictionaries (about a second), now rather than in the first search
+        await anyio.to_thread.run_sync(search_text.load)
         yield
         if owned_engine is not None:
             owned_engine.dispose()
@@ -137,6 +143,7 @@ def create_app(
     for router in [*transfer.routers, *organizations.routers]:
         app.include_router(router)
     app.include_router(registry_extras.router)
+    app.include_router(search.router)
     return app
 
 

@@ -13,6 +13,7 @@ from models.event import Event
 from models.idempotency import IdempotencyRecord
 from models.organization import Organization
 from models.region import Bureau, ReferenceDataLoad, Region
+from models.search import SearchDocument, SearchOutbox
 from models.specialty import Specialty
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "Organization",
     "ReferenceDataLoad",
     "Region",
+    "SearchDocument",
+    "SearchOutbox",
     "Specialty",
     "metadata",
 ]

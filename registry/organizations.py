@@ -51,6 +51,7 @@ from registry.masking import restricted_fields, shown
 from registry.normalize import commodity_key, normalize_brand
 from registry.regions import require_current_region
 from registry.validation import identifier_or_422, validate_or_422
+from search import documents as search_documents
 
 ID_PREFIX = {
     RecordKind.purchaser: "pur",
@@ -370,6 +371,8 @@ def record_event(
         changes=changes,
         reason=reason,
     )
+    # the search document (and its outbox row) changes in the same transaction as the record
+    search_documents.refresh(session, org)
 
 
 def _already_registered(session: Session, kind: RecordKind, data: dict[str, Any]) -> Conflict:

@@ -648,6 +648,44 @@ def keys_reencrypt() -> None:
     console.print(f"re-encrypted {done} of {len(records)} expert records")
 
 
+@app.command("reindex")
+def reindex(
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only report differences between the records and the search documents (exit 1 if any).",
+        ),
+    ] = False,
+) -> None:
+    """Make the PostgreSQL search documents match the records: add missing ones (records loaded
+    in bulk), rebuild stale ones (another analyzer version, or a fact that differs). Documents
+    are maintained on every write, so a healthy registry reports nothing to do."""
+    from search import documents
+
+    settings = get_settings()
+    with database(settings) as engine:
+        with engine.connect() as connection:
+            found = documents.check(connection, limit=1_000_000 if not check_only else 20)
+        if check_only:
+            for label, ids in (
+                ("records without a document", found.missing),
+                ("documents without a record", found.orphaned),
+                ("stale documents", found.stale),
+            ):
+                shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
+                console.print(f"{label}: {len(ids)}{' (' + shown + ')' if ids else ''}")
+            if not found.clean:
+                raise typer.Exit(1)
+            console.print("the search documents match the records")
+            return
+        with engine.begin() as connection:
+            added = documents.backfill(connection)
+        with session_scope(engine) as session:
+            rebuilt = documents.rebuild(session, found.stale)
+    console.print(f"{added} documents added, {rebuilt} rebuilt")
+
+
 @experts_app.command("check")
 def experts_check() -> None:
     """The scheduled check (run daily, e.g. from cron): suspensions whose period is over end,

@@ -430,3 +430,55 @@ def backfill(connection: Connection, *, batch: int = 500) -> int:
             store(connection, build_document(org, offers=offers))
             written += 1
         last = rows[-1].id
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    """What `registry reindex --check` found: records without a document, documents without a
+    record, and documents whose key facts differ from their record or come from an older
+    analyzer (ids, at most `limit` of each)."""
+
+    missing: list[str]
+    orphaned: list[str]
+    stale: list[str]
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.orphaned or self.stale)
+
+
+def check(connection: Connection, *, limit: int = 100) -> IndexCheck:
+    def ids(sql: str) -> list[str]:
+        rows = connection.execute(
+            text(sql + " ORDER BY 1 LIMIT :limit"),
+            {"limit": limit, "analyzer": ANALYZER_VERSION},
+        )
+        return [str(r[0]) for r in rows]
+
+    return IndexCheck(
+        missing=ids(
+            "SELECT o.id FROM organizations o LEFT JOIN search_documents d"
+            " ON d.record_id = o.id WHERE d.record_id IS NULL"
+        ),
+        orphaned=ids(
+            "SELECT d.record_id FROM search_documents d LEFT JOIN organizations o"
+            " ON o.id = d.record_id WHERE o.id IS NULL"
+        ),
+        stale=ids(
+            "SELECT o.id FROM organizations o JOIN search_documents d ON d.record_id = o.id"
+            " WHERE (d.name, d.status, d.region_code, d.published, d.kind)"
+            " IS DISTINCT FROM (o.name, o.status, o.region_code, o.approved_at IS NOT NULL, o.kind)"
+            " OR d.analyzer_version <> :analyzer"
+        ),
+    )
+
+
+def rebuild(session: Session, record_ids: Iterable[str]) -> int:
+    """Rebuild the documents of these records (stale ones; see `check`). Returns how many."""
+    done = 0
+    for record_id in record_ids:
+        org = session.get(Organization, record_id)
+        if org is not None:
+            refresh(session, org)
+            done += 1
+    return done

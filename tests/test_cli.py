@@ -42,6 +42,7 @@ def cli_env(committing_db, monkeypatch, tmp_path):
         ["keys", "reencrypt"],
         ["experts"],
         ["experts", "check"],
+        ["reindex"],
     ],
 )
 def test_help_everywhere(command):
@@ -210,3 +211,42 @@ def test_personal_data_key_rotation_and_reencryption(cli_env, tmp_path):
         assert found.org.id == expert_id
         shown = organizations.to_out(found, staff("150000")).data
         assert shown["id_number"] == body["id_number"] and shown["phone"] == body["phone"]
+
+
+def test_reindex_check_finds_differences_and_reindex_repairs_them(cli_env):
+    """`registry reindex --check` reports missing and stale documents; `registry reindex` fixes
+    them (a record loaded without its document, a document changed behind the service's back)."""
+    from sqlalchemy import text as sql
+
+    from models.organization import RecordKind
+    from registry import crypto, organizations
+    from registry.db import session_scope
+    from tests import orgdata
+
+    crypto.configure(crypto.load_cipher(get_settings()))
+    with session_scope(cli_env) as session:
+        first = organizations.register(
+            session, kind=RecordKind.supplier, payload=orgdata.supplier("150102"), actor=None
+        ).org.id
+        second = organizations.register(
+            session, kind=RecordKind.supplier, payload=orgdata.supplier("150102"), actor=None
+        ).org.id
+
+    clean = runner.invoke(app, ["reindex", "--check"])
+    assert clean.exit_code == 0, clean.output
+    assert "match the records" in clean.output
+
+    with cli_env.begin() as conn:
+        conn.execute(sql("DELETE FROM search_documents WHERE record_id = :id"), {"id": first})
+        conn.execute(
+            sql("UPDATE search_documents SET name = 'stale' WHERE record_id = :id"), {"id": second}
+        )
+    dirty = runner.invoke(app, ["reindex", "--check"])
+    assert dirty.exit_code == 1, dirty.output
+    assert "records without a document: 1" in dirty.output and first in dirty.output
+    assert "stale documents: 1" in dirty.output and second in dirty.output
+
+    repaired = runner.invoke(app, ["reindex"])
+    assert repaired.exit_code == 0, repaired.output
+    assert "1 documents added, 1 rebuilt" in repaired.output
+    assert runner.invoke(app, ["reindex", "--check"]).exit_code == 0

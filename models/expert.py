@@ -15,26 +15,16 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from models.organization import RecordData, _optional_phone, _Strict
+from models.organization import RecordData, _optional_phone, _Strict, optional_uscc
 from registry.identifiers import (
     IdentifierError,
     Sex,
     to_half_width,
     validate_resident_id,
-    validate_uscc,
 )
 
 MAX_SPECIALTIES = 3
 FORMER_EMPLOYER_YEARS = 3  # a former employer counts for avoidance this long after leaving
-
-
-def _optional_uscc(value: object) -> object:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return validate_uscc(value)
-    except IdentifierError as exc:
-        raise ValueError(str(exc)) from exc
 
 
 class Employer(_Strict):
@@ -44,7 +34,7 @@ class Employer(_Strict):
     @field_validator("uscc", mode="before")
     @classmethod
     def _uscc(cls, value: object) -> object:
-        return _optional_uscc(value)
+        return optional_uscc(value)
 
 
 class Relation(StrEnum):
@@ -63,7 +53,7 @@ class Relationship(_Strict):
     @field_validator("uscc", mode="before")
     @classmethod
     def _uscc(cls, value: object) -> object:
-        return _optional_uscc(value)
+        return optional_uscc(value)
 
     @model_validator(mode="after")
     def _former_needs_end(self) -> Relationship:

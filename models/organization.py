@@ -168,6 +168,16 @@ def _optional_phone(value: str | None) -> str | None:
         raise ValueError(str(exc)) from exc
 
 
+def optional_uscc(value: object) -> object:
+    """An optional unified social credit code field: empty is none, anything else must be valid."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return validate_uscc(value)
+    except IdentifierError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 class Contact(_Strict):
     name: str = Field(min_length=1, max_length=50, description="联系人")
     phone: str | None = Field(default=None, description="联系电话(受限字段)")
@@ -374,12 +384,7 @@ class PurchaserData(OrganizationData):
     @field_validator("parent_uscc", mode="before")
     @classmethod
     def _parent(cls, value: object) -> object:
-        if not isinstance(value, str) or not value:
-            return None
-        try:
-            return validate_uscc(value)
-        except IdentifierError as exc:
-            raise ValueError(str(exc)) from exc
+        return optional_uscc(value)
 
 
 ORGANIZATION_DATA_MODELS: dict[RecordKind, type[OrganizationData]] = {

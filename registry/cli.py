@@ -615,37 +615,12 @@ def keys_rotate_personal_data() -> None:
 def keys_reencrypt() -> None:
     """Re-encrypt the personal data of current records (and pending change requests) under the
     current key. Safe to run again; services keep running."""
-    from sqlmodel import col, select
-
-    from models.change_request import ChangeRequest
-    from models.organization import Organization, RecordKind
     from registry import personal
 
     settings = get_settings()
     with database(settings) as engine, session_scope(engine) as session:
-        records = session.exec(
-            select(Organization)
-            .where(col(Organization.kind) == RecordKind.expert.value)
-            .with_for_update()
-        ).all()
-        done = 0
-        for record in records:
-            data = personal.reencrypt(RecordKind.expert, record.data)
-            if data is not None:
-                record.data = data
-                session.add(record)
-                done += 1
-            for request in session.exec(
-                select(ChangeRequest).where(
-                    col(ChangeRequest.organization_id) == record.id,
-                    col(ChangeRequest.status) == "pending",
-                )
-            ).all():
-                changes = personal.reencrypt(RecordKind.expert, request.changes)
-                if changes is not None:
-                    request.changes = changes
-                    session.add(request)
-    console.print(f"re-encrypted {done} of {len(records)} expert records")
+        done, read = personal.reencrypt_records(session)
+    console.print(f"re-encrypted {done} of {read} expert records")
 
 
 @app.command("reindex")

@@ -810,6 +810,12 @@ def batch(
 ) -> tuple[dict[str, OrgRow], list[str]]:
     """Up to 1,000 ids and codes (organizations) or ID numbers (experts, matched only for those
     who may read them) in one query; the answer is keyed by what was asked."""
+    if usccs and kind not in ORGANIZATION_KINDS:
+        raise Unprocessable(
+            f"{KIND_LABEL[kind]}没有统一社会信用代码,请按编号查询", code="not_applicable"
+        )
+    if id_numbers and kind is not RecordKind.expert:
+        raise Unprocessable("只有评审专家可以按身份证号码查询", code="not_applicable")
     codes: dict[str, str] = {}
     for raw in usccs:
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session, col, select
+
 from models.kinds import DATA_MODELS
 from models.organization import RecordKind
 from registry import crypto
@@ -89,3 +91,34 @@ def reencrypt(kind: RecordKind, data: dict[str, Any]) -> dict[str, Any] | None:
 def blind_index(kind: RecordKind, field: str, value: str) -> str:
     """The keyed hash that finds (and keeps unique) a record by a personal value."""
     return crypto.cipher().blind_index(value, context=_context(kind, field))
+
+
+def reencrypt_records(session: Session) -> tuple[int, int]:
+    """Every record of a kind with encrypted fields, and its pending change request, under the
+    current key (after a rotation). Returns (records changed, records read)."""
+    from models.change_request import ChangeRequest
+    from models.organization import Organization
+
+    kinds = [kind.value for kind in RecordKind if encrypted_fields(kind)]
+    records = session.exec(
+        select(Organization).where(col(Organization.kind).in_(kinds)).with_for_update()
+    ).all()
+    changed = 0
+    for record in records:
+        kind = RecordKind(record.kind)
+        data = reencrypt(kind, record.data)
+        if data is not None:
+            record.data = data
+            session.add(record)
+            changed += 1
+        for request in session.exec(
+            select(ChangeRequest).where(
+                col(ChangeRequest.organization_id) == record.id,
+                col(ChangeRequest.status) == "pending",
+            )
+        ).all():
+            changes = reencrypt(kind, request.changes)
+            if changes is not None:
+                request.changes = changes
+                session.add(request)
+    return changed, len(records)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.specialty import Specialty
 from registry.reference_files import read_table
@@ -33,8 +33,3 @@ def load_specialties(session: Session, path: Path = DEFAULT_SPECIALTY_FILE) -> i
             session.add(current)
             written += 1
     return written
-
-
-def specialty_names(session: Session, codes: list[str]) -> dict[str, str]:
-    rows = session.exec(select(Specialty).where(col(Specialty.code).in_(codes))).all()
-    return {r.code: r.name for r in rows}

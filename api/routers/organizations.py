@@ -31,7 +31,6 @@ from models.organization import (
 )
 from registry import lifecycle, organizations
 from registry.catalog import parse_code
-from registry.errors import Unprocessable
 from registry.organizations import OrgFilters, OrgRow
 
 PLURAL = {
@@ -294,10 +293,6 @@ def build_router(kind: RecordKind) -> APIRouter:
         operation_id=f"batch_{plural}",
     )
     def batch(session: SessionDep, actor: CurrentPrincipal, body: BatchLookup) -> Response:
-        if body.usccs and kind not in ORGANIZATION_KINDS:
-            raise Unprocessable(f"{label}没有统一社会信用代码,请按编号查询", code="not_applicable")
-        if body.id_numbers and kind is not RecordKind.expert:
-            raise Unprocessable("只有评审专家可以按身份证号码查询", code="not_applicable")
         found, missing = organizations.batch(
             session,
             kind=kind,

@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 10
 
-    elasticsearch_url: str | None = None  # read by the search backend (issue 5)
+    # the search engine (Elasticsearch 8 or OpenSearch 2); unset: search runs on PostgreSQL
+    elasticsearch_url: str | None = None
+    # the alias searches read; its indexes are `<alias>-a<analyzer version>-<time>`
+    search_index: str = Field(default="registry-search", pattern=r"^[a-z0-9][a-z0-9_-]{0,80}$")
 
     # --- tokens -----------------------------------------------------------------------------
     jwt_issuer: str = "urn:nm-procurement:registry"

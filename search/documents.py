@@ -32,8 +32,9 @@ What goes in, and what never does:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -43,6 +44,7 @@ from sqlalchemy import Connection, func, text
 from sqlmodel import Session, col, select
 
 from models.commodity import Offer
+from models.debarment import Debarment
 from models.kinds import DATA_MODELS
 from models.organization import ORGANIZATION_KINDS, Organization, RecordKind
 from models.search import SearchDocument
@@ -51,6 +53,9 @@ from registry.normalize import brand_aliases, normalize_brand, normalize_model
 from search.text import ANALYZER_VERSION, fold, index_terms, strip_company_suffix
 
 MAX_FORMER_NAMES = 10
+# the shape of `SearchDocument.document`; raise it when a field is added, so that
+# `registry reindex --check` reports older documents as stale and `registry reindex` rebuilds them
+DOCUMENT_FORMAT = 2
 # marks the whole (folded) name or core as one lexeme: `^name$`; a prefix query is `'^pre':*`
 NAME_START, NAME_END = "^", "$"
 CATALOG_CODE, SPECIALTY_CODE = "cat:", "spec:"
@@ -251,6 +256,14 @@ class Previous:
 
 
 @dataclass(frozen=True, slots=True)
+class Debarred:
+    """A debarment not revoked: ineligible from `starts_on` to `ends_on` (open: until revoked)."""
+
+    starts_on: date
+    ends_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
 class OfferSummary:
     count: int
     lowest_price: Decimal | None
@@ -267,10 +280,19 @@ def _former_names(name: str, previous: Previous | None) -> list[str]:
 
 
 def build_document(
-    org: Organization, *, previous: Previous | None = None, offers: OfferSummary | None = None
+    org: Organization,
+    *,
+    previous: Previous | None = None,
+    offers: OfferSummary | None = None,
+    debarred: Sequence[Debarred] = (),
 ) -> SearchDocument:
     """The search document of a stored record (not yet written). `previous` carries the former
-    names over; `offers` summarizes a commodity's offers (see `refresh`)."""
+    names over; `offers` summarizes a commodity's offers (see `refresh`); `debarred` are its
+    debarments not revoked.
+
+    `eligibility` holds the dated facts eligibility depends on (the term's end, the debarment
+    periods), not whether it is eligible today, so an engine can answer "eligible now" without
+    the document being rebuilt when a date passes."""
     kind = RecordKind(org.kind)
     data = public_data(kind, org.data)
     former = _former_names(org.name, previous)
@@ -285,10 +307,18 @@ def build_document(
         terms.add("C", other.get(f"{field}_words", []))
         terms.add("C", other.get(f"{field}_bigrams", []))
     document: dict[str, Any] = {
+        "format": DOCUMENT_FORMAT,
         "name": org.name,
         "core_name": strip_company_suffix(org.name) if not person else org.name,
         "former_names": former,
         "data": data,
+        "eligibility": {
+            "term_ends_on": org.term_ends_on.isoformat() if org.term_ends_on else None,
+            "debarred": [
+                [d.starts_on.isoformat(), d.ends_on.isoformat() if d.ends_on else None]
+                for d in sorted(debarred, key=lambda d: (d.starts_on, d.ends_on or date.max))
+            ],
+        },
     }
     if offers is not None:
         document["offers"] = {
@@ -398,10 +428,24 @@ def offer_summary(db: Session | Connection, commodity_id: str) -> OfferSummary:
     return OfferSummary(count=int(row[0]), lowest_price=row[1])
 
 
+def debarments(db: Session | Connection, record_id: str) -> list[Debarred]:
+    rows = db.execute(
+        select(col(Debarment.starts_on), col(Debarment.ends_on)).where(
+            col(Debarment.organization_id) == record_id, col(Debarment.revoked_at).is_(None)
+        )
+    ).all()
+    return [Debarred(starts_on=r[0], ends_on=r[1]) for r in rows]
+
+
 def refresh(session: Session, org: Organization) -> None:
     """Rebuild the record's document in the caller's transaction (see the module docstring)."""
     offers = offer_summary(session, org.id) if org.kind == RecordKind.commodity.value else None
-    doc = build_document(org, previous=_previous(session, org.id), offers=offers)
+    doc = build_document(
+        org,
+        previous=_previous(session, org.id),
+        offers=offers,
+        debarred=debarments(session, org.id),
+    )
     store(session, doc)
 
 
@@ -415,6 +459,7 @@ def backfill(connection: Connection, *, batch: int = 500) -> int:
             text(
                 "SELECT o.id, o.kind, o.uscc, o.natural_key, o.name, o.region_code, o.status,"
                 " o.size, o.business_scope, o.specialties, o.catalog_code, o.price, o.data,"
+                " o.term_ends_on,"
                 " o.version, o.approved_at FROM organizations o"
                 " WHERE o.id > :last AND NOT EXISTS"
                 " (SELECT 1 FROM search_documents d WHERE d.record_id = o.id)"
@@ -427,7 +472,8 @@ def backfill(connection: Connection, *, batch: int = 500) -> int:
         for row in rows:
             org = Organization(**row._asdict())
             offers = offer_summary(connection, org.id) if org.kind == "commodity" else None
-            store(connection, build_document(org, offers=offers))
+            doc = build_document(org, offers=offers, debarred=debarments(connection, org.id))
+            store(connection, doc)
             written += 1
         last = rows[-1].id
 
@@ -451,7 +497,7 @@ def check(connection: Connection, *, limit: int = 100) -> IndexCheck:
     def ids(sql: str) -> list[str]:
         rows = connection.execute(
             text(sql + " ORDER BY 1 LIMIT :limit"),
-            {"limit": limit, "analyzer": ANALYZER_VERSION},
+            {"limit": limit, "analyzer": ANALYZER_VERSION, "format": str(DOCUMENT_FORMAT)},
         )
         return [str(r[0]) for r in rows]
 
@@ -469,6 +515,7 @@ def check(connection: Connection, *, limit: int = 100) -> IndexCheck:
             " WHERE (d.name, d.status, d.region_code, d.published, d.kind)"
             " IS DISTINCT FROM (o.name, o.status, o.region_code, o.approved_at IS NOT NULL, o.kind)"
             " OR d.analyzer_version <> :analyzer"
+            " OR (d.document ->> 'format') IS DISTINCT FROM :format"
         ),
     )
 

@@ -311,7 +311,7 @@ def _stop_all() -> None:
             engine.stop(timeout=15)
 
 
-def _java_command(built: Path, home: Path, port: int) -> list[str]:
+def _java_command(built: Path, home: Path, port: int, parent_pid: int) -> list[str]:
     java = _java_executable()
     if java is None:
         raise EngineUnavailable("no `java` on PATH (nor in JAVA_HOME)")
@@ -327,15 +327,19 @@ def _java_command(built: Path, home: Path, port: int) -> list[str]:
         "-home", str(home),
         "-port", str(port),
         "-cluster-name", CLUSTER_NAME,
-        "-parent-pid", str(os.getpid()),
+        "-parent-pid", str(parent_pid),
     ]  # fmt: skip
 
 
-def start_opensearch(workdir: Path, *, timeout: float = 180, port: int = 0) -> EngineProcess:
+def start_opensearch(
+    workdir: Path, *, timeout: float = 180, port: int = 0, parent_pid: int | None = None
+) -> EngineProcess:
     """Build (once, cached) and start a single-node OpenSearch on 127.0.0.1.
 
     `workdir` receives the node's home (`opensearch/`: data, logs, config) and its output
-    (`opensearch.log`). `port=0` picks a free port. `timeout` is for the start (up to yellow);
+    (`opensearch.log`). `port=0` picks a free port. The node ends with the process `parent_pid`
+    (default: this one; another, e.g. pytest-xdist's controller, lets sibling processes share
+    it: it is then not stopped at this process's exit either). `timeout` is for the start (up to yellow);
     a first build has its own limit (BUILD_TIMEOUT).
     Raises EngineUnavailable without Java/Maven, EngineError (with the log's last lines) when
     the build or the start fails; a node that failed to start is stopped.
@@ -354,12 +358,13 @@ def start_opensearch(workdir: Path, *, timeout: float = 180, port: int = 0) -> E
 
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own JVM command line
-            _java_command(built, home, port),
+            _java_command(built, home, port, parent_pid or os.getpid()),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home,
         )  # fmt: skip
     engine = EngineProcess(process, home=home, log_path=log_path)
-    with _running_lock:
-        _running.add(engine)
+    if parent_pid in (None, os.getpid()):
+        with _running_lock:
+            _running.add(engine)
     try:
         engine.port = _wait_for_port(engine, port_file, deadline)
         engine.url = f"http://{HOST}:{engine.port}"

@@ -8,6 +8,7 @@ names one; either way the tests create their own databases on it and drop them a
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import uuid
@@ -34,6 +35,54 @@ from registry.embedded import EmbeddedPostgres
 from registry.seed import seed_reference_data
 
 TEMPLATE_DB = "registry_test_tmpl"
+
+
+def engine_or_skip() -> None:
+    """Skip (saying why) where no search engine can be started; fail instead in CI
+    (`CI=true`, as `.ci/run` is run) and with REGISTRY_REQUIRE_ENGINE=1."""
+    from search.testing import java_and_maven_available
+
+    if os.environ.get("ELASTICSEARCH_URL"):
+        return
+    ok, reason = java_and_maven_available()
+    if ok:
+        return
+    message = f"search engine unavailable: {reason}"
+    if os.environ.get("REGISTRY_REQUIRE_ENGINE") == "1" or os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (required in CI and with REGISTRY_REQUIRE_ENGINE=1)", pytrace=False)
+    print(message)
+    pytest.skip(message)
+
+
+_ENGINES: list[Any] = []  # the node this process started, kept alive for the whole run
+
+
+@pytest.fixture(scope="session")
+def search_engine_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real search engine: `ELASTICSEARCH_URL` if set, else an OpenSearch 2.19 node started
+    here (once per test run: xdist workers share it through a lock file; the node stops when
+    the process that started it ends). Tests use their own index names on it."""
+    engine_or_skip()
+    configured = os.environ.get("ELASTICSEARCH_URL")
+    if configured:
+        return configured
+    from search.testing import start_opensearch
+
+    base = tmp_path_factory.getbasetemp()
+    under_xdist = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    shared = base.parent if under_xdist else base
+    with open(shared / "search-engine.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shared / "search-engine.url"
+        if found.exists():
+            return found.read_text().strip()
+        # under xdist the node lives as long as the controller, not the worker that started it
+        node = start_opensearch(
+            shared / "search-engine", parent_pid=os.getppid() if under_xdist else None
+        )
+        _ENGINES.append(node)
+        found.write_text(node.url)
+        return str(node.url)
 
 
 def _libpq(url: str) -> str:

@@ -646,21 +646,43 @@ def test_every_write_path_refreshes_the_document(client, auth_header, session):
     assert _document(session, com["id"])["document"]["offers"]["count"] == 0  # type: ignore[index]
 
 
-def test_an_unchanged_document_is_not_rewritten(client, auth_header, session):
+def test_an_unchanged_document_is_not_rewritten_and_a_debarment_is_a_dated_fact(
+    client, auth_header, session
+):
     sup = _approved(client, auth_header, "supplier", orgdata.supplier(), XINCHENG)
     before = _outbox(session, sup["id"])
+    # a contact's phone is restricted: not in the document, so nothing to re-index
+    contacts = [{"name": "李娜", "phone": "13800000001"}]
+    r = client.patch(
+        f"/v1/suppliers/{sup['id']}",
+        json={"contacts": contacts},
+        headers={**auth_header(XINCHENG), "If-Match": "*"},
+    )
+    assert r.status_code == 200, r.text
+    assert _outbox(session, sup["id"]) == before
+    # a debarment changes the dated facts eligibility depends on (one new version), not an
+    # "eligible" flag: the engine needs the periods, as eligibility changes with the date
     debarment = {
         "authority": "新城区财政局",
         "legal_basis": "《政府采购法》第七十七条",
         "reason": "提供虚假材料",
         "starts_on": "2026-01-01",
+        "ends_on": "2029-12-31",
     }
     r = client.post(
         f"/v1/suppliers/{sup['id']}/debarments", json=debarment, headers=auth_header(XINCHENG)
     )
     assert r.status_code == 201, r.text
-    assert _outbox(session, sup["id"]) == before  # eligibility is computed at query time
+    version = before[-1][0]
+    assert _outbox(session, sup["id"]) == [*before, (version + 1, "upsert")]
+    doc = _document(session, sup["id"])
+    assert doc is not None
+    assert doc["document"]["eligibility"] == {
+        "term_ends_on": None,
+        "debarred": [["2026-01-01", "2029-12-31"]],
+    }
     assert ids(search(client, q=sup["data"]["name"], eligible="false")) == [sup["id"]]
+    assert ids(search(client, q=sup["data"]["name"], eligible="true")) == []
 
 
 def test_the_backend_protocol_delete_and_upsert(client, auth_header, session, settings):

@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from models.account import AccountCreate, AccountKind, EntityKind, Scope, StaffRole
 from models.organization import EnterpriseSize, Status
@@ -623,42 +623,128 @@ def keys_reencrypt() -> None:
     console.print(f"re-encrypted {done} of {read} expert records")
 
 
+def _engine_or_exit(settings: Settings) -> tuple[Any, Any]:
+    from search.engine import EngineUnavailable, IndexNames, connect
+
+    if not settings.elasticsearch_url:
+        console.print("[red]ELASTICSEARCH_URL is not set: search runs on PostgreSQL[/red]")
+        raise typer.Exit(2)
+    try:
+        client = connect(settings.elasticsearch_url)
+    except EngineUnavailable as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    return client, IndexNames(settings.search_index)
+
+
 @app.command("reindex")
 def reindex(
     check_only: Annotated[
         bool,
         typer.Option(
             "--check",
-            help="Only report differences between the records and the search documents (exit 1 if any).",
+            help="Only report differences (records ↔ documents, and documents ↔ engine index"
+            " when ELASTICSEARCH_URL is set); exit 1 if any.",
         ),
     ] = False,
+    engine_only: Annotated[
+        bool, typer.Option("--engine-only", help="Skip the PostgreSQL documents.")
+    ] = False,
 ) -> None:
-    """Make the PostgreSQL search documents match the records: add missing ones (records loaded
-    in bulk), rebuild stale ones (another analyzer version, or a fact that differs). Documents
-    are maintained on every write, so a healthy registry reports nothing to do."""
-    from search import documents
+    """Make the search documents match the records (add missing ones, e.g. of records loaded in
+    bulk; rebuild stale ones, e.g. after an analyzer change), then, with ELASTICSEARCH_URL set,
+    build a new engine index from them and swap it in without downtime. Documents and the index
+    are maintained on every write (the index by `registry worker`), so a healthy registry has
+    nothing to repair; rebuilding the index is how an analyzer or mapping change goes live."""
+    from rich.progress import Progress
+
+    from search import documents, sync
 
     settings = get_settings()
+    unclean = False
     with database(settings) as engine:
-        with engine.connect() as connection:
-            found = documents.check(connection, limit=1_000_000 if not check_only else 20)
-        if check_only:
+        if not engine_only:
+            with engine.connect() as connection:
+                found = documents.check(connection, limit=1_000_000 if not check_only else 20)
+            if check_only:
+                for label, ids in (
+                    ("records without a document", found.missing),
+                    ("documents without a record", found.orphaned),
+                    ("stale documents", found.stale),
+                ):
+                    console.print(f"{label}: {len(ids)}{_some(ids)}")
+                unclean = not found.clean
+                if found.clean:
+                    console.print("the search documents match the records")
+            else:
+                with engine.begin() as connection:
+                    added = documents.backfill(connection)
+                with session_scope(engine) as session:
+                    rebuilt = documents.rebuild(session, found.stale)
+                console.print(f"{added} documents added, {rebuilt} rebuilt")
+        if not settings.elasticsearch_url:
+            if engine_only:
+                _engine_or_exit(settings)
+        elif check_only:
+            client, names = _engine_or_exit(settings)
+            checked = sync.check_engine(engine, client, names)
             for label, ids in (
-                ("records without a document", found.missing),
-                ("documents without a record", found.orphaned),
-                ("stale documents", found.stale),
+                ("documents missing from the index", checked.missing),
+                ("index entries without a document", checked.extra),
+                ("index entries at another version", checked.stale),
+                ("differences still in the outbox (on their way)", checked.pending),
             ):
-                shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
-                console.print(f"{label}: {len(ids)}{' (' + shown + ')' if ids else ''}")
-            if not found.clean:
-                raise typer.Exit(1)
-            console.print("the search documents match the records")
-            return
-        with engine.begin() as connection:
-            added = documents.backfill(connection)
-        with session_scope(engine) as session:
-            rebuilt = documents.rebuild(session, found.stale)
-    console.print(f"{added} documents added, {rebuilt} rebuilt")
+                console.print(f"{label}: {len(ids)}{_some(ids)}")
+            if checked.clean:
+                console.print(
+                    f"the index {names.alias} matches the documents ({checked.indexed} entries)"
+                )
+            unclean = unclean or not checked.clean
+        else:
+            client, names = _engine_or_exit(settings)
+            with engine.connect() as connection:
+                total = connection.execute(text("SELECT count(*) FROM search_documents")).scalar()
+            with Progress(console=console) as bar:
+                task = bar.add_task("indexing", total=total)
+                report = sync.reindex_engine(
+                    engine, client, names, progress=lambda n: bar.advance(task, n)
+                )
+            console.print(
+                f"{report.documents} documents indexed into {report.index} in"
+                f" {report.seconds:.0f} s; alias {names.alias} swapped"
+                f"{' from ' + ', '.join(report.replaced) if report.replaced else ''}"
+            )
+    if unclean:
+        raise typer.Exit(1)
+
+
+def _some(ids: list[str]) -> str:
+    return f" ({', '.join(ids[:10])}{' …' if len(ids) > 10 else ''})" if ids else ""
+
+
+@app.command("worker")
+def worker(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Outbox rows per batch.")] = 500,
+    until_empty: Annotated[
+        bool, typer.Option("--until-empty", help="Exit once the outbox is empty.")
+    ] = False,
+) -> None:
+    """Keep the search engine index equal to the database: drain the search outbox into the
+    engine (ELASTICSEARCH_URL). Run one per deployment (more wait as standbys); it retries with
+    backoff while the engine is down and never loses a committed change."""
+    from search import sync
+    from search.engine import ensure_index
+
+    settings = get_settings()
+    client, names = _engine_or_exit(settings)
+    with database(settings) as engine:
+        ensure_index(client, names)
+        running = sync.Worker(engine, client, names, batch=batch)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: running.stop.set())
+        console.print(f"search worker: outbox → {client.flavor} {client.version} {names.alias}")
+        running.run(until_empty=until_empty)
+    console.print(f"search worker stopped: {running.stats.sent} changes sent")
 
 
 @experts_app.command("check")

@@ -24,6 +24,7 @@ as done). That makes every write idempotent and order-independent.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ import orjson
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
-from search.text import ANALYZER_VERSION
+from search.documents import NAME_END, NAME_START, name_lexeme
+from search.text import ANALYZER_VERSION, fold
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +180,16 @@ def index_settings() -> dict[str, Any]:
                 "identifiers": keyword,
                 "codes": keyword,
                 "size": keyword,
-                "price": {"type": "scaled_float", "scaling_factor": 100},
+                # (not scaled_float: Elasticsearch 8 no longer publishes the module it needs)
+                "price": {"type": "double"},
                 "folded": {"type": "text", "analyzer": "trigram"},
+                # for search/engine_query.py: the `^name$` and `^core$` lexemes of terms_a apart
+                # (a name prefix counts each), pg_trgm's trigrams of `folded` (fuzzy pass), and
+                # 1 / ln(1 + number of term positions) — ts_rank_cd's length normalization
+                "name_key": keyword,
+                "core_key": keyword,
+                "trigrams": keyword,
+                "rank_norm": {"type": "double"},
                 "term_ends_on": {"type": "date", "format": "strict_date"},
                 "debarred": {"type": "date_range", "format": "strict_date"},
                 "analyzer_version": {"type": "integer"},
@@ -204,14 +214,10 @@ class IndexNames:
 
 
 def aliased(client: EngineClient, alias: str) -> list[str]:
-    """The indexes `alias` points at (none if it does not exist)."""
-    try:
-        found = client.request("GET", f"/_alias/{alias}")
-    except EngineError as exc:
-        if exc.status == 404:
-            return []
-        raise
-    return sorted(found)
+    """The indexes `alias` points at (none if it does not exist; `_cat` answers an empty list
+    where `_alias` would answer 404, which both clients log as a warning)."""
+    found = client.request("GET", f"/_cat/aliases/{alias}", params={"format": "json"})
+    return sorted({row["index"] for row in found if row.get("alias") == alias})
 
 
 def ensure_index(client: EngineClient, names: IndexNames) -> str:
@@ -228,8 +234,9 @@ def ensure_index(client: EngineClient, names: IndexNames) -> str:
 
 
 def write_targets(client: EngineClient, names: IndexNames) -> list[str]:
-    """Where a change goes: the index searches read, and the one `registry reindex` is building."""
-    return sorted({*aliased(client, names.alias), *aliased(client, names.building)})
+    """The aliases a change goes to: the one searches read, and the one of an index that
+    `registry reindex` is building, if any (written through aliases: `require_alias`)."""
+    return [names.alias, *([names.building] if aliased(client, names.building) else [])]
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -258,8 +265,36 @@ class EngineDocument:
     source: dict[str, Any]
 
 
+def pg_trigrams(text: str) -> list[str]:
+    """The trigrams pg_trgm makes of `text` (its `show_trgm`, unhashed): every word (a run of
+    letters and digits), lower-cased and padded `  word `, cut into three-character pieces;
+    unique, in order of first appearance. Queries are cut the same way (search/engine_query.py)."""
+    out: dict[str, None] = {}
+    word: list[str] = []
+    for char in [*text, " "]:
+        if char.isalpha() or char.isdecimal():
+            word.append(char.lower())
+            continue
+        if word:
+            padded = [" ", " ", *word, " "]
+            out.update(dict.fromkeys("".join(padded[k : k + 3]) for k in range(len(padded) - 2)))
+            word = []
+    return list(out)
+
+
+def rank_norm(positions: int) -> float:
+    """`ts_rank_cd`'s normalization 1 as a factor: 1 / ln(1 + the document's number of term
+    positions, i.e. of (lexeme, weight) pairs)."""
+    return 1.0 / math.log(positions + 1) if positions > 0 else 1.0
+
+
+def _is_name_lexeme(term: str) -> bool:
+    return len(term) > 2 and term[0] == NAME_START and term[-1] == NAME_END
+
+
 def _source(row: Any) -> EngineDocument:
     eligibility = row.eligibility or {}
+    name_key = name_lexeme(fold(row.name))
     source: dict[str, Any] = {
         "record_id": row.record_id,
         "kind": row.kind,
@@ -278,6 +313,10 @@ def _source(row: Any) -> EngineDocument:
         "size": row.size,
         "price": float(row.price) if row.price is not None else None,
         "folded": row.folded,
+        "name_key": name_key,
+        "core_key": next((t for t in row.a if t != name_key and _is_name_lexeme(t)), None),
+        "trigrams": pg_trigrams(row.folded or ""),
+        "rank_norm": rank_norm(len(row.a) + len(row.b) + len(row.c)),
         "term_ends_on": eligibility.get("term_ends_on"),
         "debarred": [
             {"gte": start, **({"lte": end} if end else {})}
@@ -330,10 +369,16 @@ def bulk_write(
     deletions: Sequence[Deletion] = (),
     *,
     refresh: bool = False,
+    through_aliases: bool = False,
+    optional: Sequence[str] = (),
 ) -> int:
-    """Write documents and deletions to every index in `indexes`, with external versions.
-    A version conflict (the index already holds this version or a newer one) and deleting what
-    is not there count as done; any other item failure raises. Returns the items applied."""
+    """Write documents and deletions to every index (or alias) in `indexes`, with external
+    versions. A version conflict (the index already holds this version or a newer one) and
+    deleting what is not there count as done, and so does a write to an alias of `optional`
+    that has gone (a reindex swapped it away meanwhile); any other item failure raises.
+    `through_aliases`: `indexes` are aliases and must exist (`require_alias`), so that a
+    missing one does not auto-create an index.
+    Returns the items applied."""
     lines: list[dict[str, Any]] = []
     for index in indexes:
         for doc in documents:
@@ -344,6 +389,7 @@ def bulk_write(
                         "_id": doc.record_id,
                         "version": doc.version,
                         "version_type": "external",
+                        "require_alias": through_aliases,
                     }
                 }
             )
@@ -369,11 +415,14 @@ def bulk_write(
     for item in answer.get("items", []):
         ((op, result),) = item.items()
         status = int(result.get("status", 500))
-        if status < 300 or status == 409 or (op == "delete" and status == 404):
+        vanished = status == 404 and result.get("_index") in optional
+        if status < 300 or status == 409 or (op == "delete" and status == 404) or vanished:
             applied += status < 300
             continue
         reason = f"{op} {result.get('_id')}: {status} {str(result.get('error'))[:200]}"
-        (unavailable if status == 429 or status >= 500 else refused).append(reason)
+        error_type = (result.get("error") or {}).get("type")
+        retry = status == 429 or status >= 500 or error_type == "index_not_found_exception"
+        (unavailable if retry else refused).append(reason)
     if unavailable:
         raise EngineUnavailable("bulk items not written: " + "; ".join(unavailable[:5]))
     if refused:

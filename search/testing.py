@@ -356,17 +356,24 @@ def start_opensearch(
     port_file = home / "http.port"
     port_file.unlink(missing_ok=True)
 
+    command = _java_command(built, home, port, parent_pid or os.getpid())
+    return _launch(command, home, log_path, deadline, own=parent_pid in (None, os.getpid()))
+
+
+def _launch(
+    command: list[str], home: Path, log_path: Path, deadline: float, *, own: bool
+) -> EngineProcess:
+    """Start a node's JVM and wait until it answers yellow; `own`: stop it at this exit."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own JVM command line
-            _java_command(built, home, port, parent_pid or os.getpid()),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home,
-        )  # fmt: skip
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=home
+        )
     engine = EngineProcess(process, home=home, log_path=log_path)
-    if parent_pid in (None, os.getpid()):
+    if own:
         with _running_lock:
             _running.add(engine)
     try:
-        engine.port = _wait_for_port(engine, port_file, deadline)
+        engine.port = _wait_for_port(engine, home / "http.port", deadline)
         engine.url = f"http://{HOST}:{engine.port}"
         _wait_for_yellow(engine, deadline)
     except BaseException as exc:
@@ -424,3 +431,152 @@ def _wait_for_yellow(engine: EngineProcess, deadline: float) -> None:
         f"search engine at {engine.url} did not reach yellow ({last}); last lines of"
         f" {engine.log_path}:\n{engine.log_tail()}"
     )
+
+
+# -- Elasticsearch 8 ---------------------------------------------------------------------------
+# The same kind of node for Elasticsearch 8.19, from `search/engine-es` (its pom says what Maven
+# Central has and lacks for 8.x). Built into its own cache directory (`es-<hash>`) and started as a
+# child JVM the same way; only the build and the command line differ from the OpenSearch node.
+
+ES_ENGINE_SOURCES = Path(__file__).resolve().parent / "engine-es"
+ES_MAIN_CLASS = "registry.search.engine.es.EmbeddedElasticsearch"
+# Elasticsearch 8.16+ runs with the CLDR locale data (COMPAT is gone from newer JDKs).
+ES_JVM_OPTIONS = tuple(
+    "-Djava.locale.providers=CLDR" if option.startswith("-Djava.locale.providers=") else option
+    for option in JVM_OPTIONS
+)
+
+
+def _es_source_files() -> list[Path]:
+    files = [ES_ENGINE_SOURCES / "pom.xml"]
+    files += sorted(p for p in (ES_ENGINE_SOURCES / "src").rglob("*") if p.is_file())
+    return files
+
+
+def es_engine_hash() -> str:
+    """Hash of the Elasticsearch engine's pom and sources: a change means a new build."""
+    digest = hashlib.sha256()
+    for path in _es_source_files():
+        digest.update(path.relative_to(ES_ENGINE_SOURCES).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _es_built_dir() -> Path:
+    return cache_root() / f"es-{es_engine_hash()}"
+
+
+def elasticsearch_available() -> tuple[bool, str]:
+    """Like `java_and_maven_available`, for the Elasticsearch node (its own build)."""
+    java = _java_executable()
+    if java is None:
+        return False, "no `java` on PATH (nor in JAVA_HOME): the search engine needs Java 17+"
+    try:
+        major, line = _java_major(java)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"`{java} -version` failed: {exc}"
+    if major < MIN_JAVA:
+        return False, f"{java} is Java {major or '?'} ({line}); the search engine needs {MIN_JAVA}+"
+    if _build_complete(_es_built_dir()):
+        return True, f"{line}; engine already built in {_es_built_dir()}"
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        return False, "no `mvn` on PATH: Maven is needed to build the search engine once"
+    if not _javac_available(java):
+        return False, f"no `javac` next to {java}: building the engine needs a JDK, not a JRE"
+    return True, f"{line}; Maven {mvn}"
+
+
+def build_es_engine(*, timeout: float = BUILD_TIMEOUT) -> Path:
+    """Build the Elasticsearch engine if needed (as `build_engine` does); returns its directory."""
+    built = _es_built_dir()
+    if _build_complete(built):
+        return built
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f"{built.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _build_complete(built):
+            return built
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise EngineUnavailable("no `mvn` on PATH: Maven is needed to build the search engine")
+        scratch = root / f"{built.name}.build-{os.getpid()}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        shutil.copy2(ES_ENGINE_SOURCES / "pom.xml", scratch / "pom.xml")
+        shutil.copytree(ES_ENGINE_SOURCES / "src", scratch / "src")
+        log = scratch / "build.log"
+        command = [mvn, "-B", "-q", "-f", str(scratch / "pom.xml"),
+                   "compile", "dependency:copy-dependencies"]  # fmt: skip
+        env = dict(os.environ)
+        java = _java_executable()
+        if java and "JAVA_HOME" not in env:  # let Maven use the same Java as the node
+            env["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
+        try:
+            with log.open("w") as out:
+                result = subprocess.run(  # noqa: S603 - fixed Maven invocation
+                    command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=scratch, env=env, timeout=timeout, check=False,
+                )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(
+                f"building the search engine took over {timeout:.0f} s ({' '.join(command)});"
+                f" last lines of {log}:\n{_tail(log)}"
+            ) from exc
+        if result.returncode != 0:
+            raise EngineError(
+                f"building the search engine failed (exit {result.returncode}:"
+                f" {' '.join(command)}); last lines of {log}:\n{_tail(log)}"
+            )
+        jars = sorted(p.name for p in (scratch / "target" / "lib").glob("*.jar"))
+        (scratch / "READY").write_text("\n".join(jars) + "\n")
+        shutil.rmtree(built, ignore_errors=True)
+        scratch.rename(built)
+        return built
+
+
+def _es_java_command(built: Path, home: Path, port: int, parent_pid: int) -> list[str]:
+    java = _java_executable()
+    if java is None:
+        raise EngineUnavailable("no `java` on PATH (nor in JAVA_HOME)")
+    extra = os.environ.get("REGISTRY_SEARCH_ENGINE_JAVA_OPTS", "").split()
+    return [
+        java,
+        *ES_JVM_OPTIONS,
+        f"-Djava.io.tmpdir={home / 'tmp'}",
+        *extra,
+        "-cp",
+        _classpath(built),
+        ES_MAIN_CLASS,
+        "-home", str(home),
+        "-port", str(port),
+        "-cluster-name", CLUSTER_NAME,
+        "-parent-pid", str(parent_pid),
+    ]  # fmt: skip
+
+
+def start_elasticsearch(
+    workdir: Path, *, timeout: float = 180, port: int = 0, parent_pid: int | None = None
+) -> EngineProcess:
+    """Build (once, cached) and start a single-node Elasticsearch 8.19 on 127.0.0.1.
+
+    As `start_opensearch`, with `elasticsearch/` and `elasticsearch.log` in `workdir`. The node
+    has no X-Pack (so no security) and, of the distribution's modules, only transport-netty4
+    plus stand-ins for `GET /` and the `ngram` tokenizer: no scaled_float, painless or _reindex
+    (see `search/engine-es/pom.xml`).
+    """
+    ok, reason = elasticsearch_available()
+    if not ok:
+        raise EngineUnavailable(reason)
+    built = build_es_engine()  # its own, longer limit: the first build downloads
+    deadline = time.monotonic() + timeout
+    workdir = Path(workdir).resolve()
+    home = workdir / "elasticsearch"
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "elasticsearch.log"
+    port_file = home / "http.port"
+    port_file.unlink(missing_ok=True)
+
+    command = _es_java_command(built, home, port, parent_pid or os.getpid())
+    return _launch(command, home, log_path, deadline, own=parent_pid in (None, os.getpid()))

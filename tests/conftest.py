@@ -57,28 +57,42 @@ def engine_or_skip() -> None:
 _ENGINES: list[Any] = []  # the node this process started, kept alive for the whole run
 
 
-@pytest.fixture(scope="session")
-def search_engine_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A real search engine: `ELASTICSEARCH_URL` if set, else an OpenSearch 2.19 node started
-    here (once per test run: xdist workers share it through a lock file; the node stops when
-    the process that started it ends). Tests use their own index names on it."""
+ENGINE_FLAVORS = ("opensearch", "elasticsearch")
+
+
+def _configured_flavor(url: str) -> str:
+    from search.engine import connect
+
+    return connect(url).flavor
+
+
+@pytest.fixture(scope="session", params=ENGINE_FLAVORS)
+def search_engine_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A real search engine of each flavor (tests using this run once per flavor): the one
+    `ELASTICSEARCH_URL` names for its flavor, else a node started here, an OpenSearch 2.19 or
+    an Elasticsearch 8.19 (`search.testing`), once per test run: xdist workers share it through
+    a lock file, and it stops when the test run ends. Tests use their own index names on it."""
+    flavor: str = request.param
     engine_or_skip()
     configured = os.environ.get("ELASTICSEARCH_URL")
-    if configured:
+    if configured and _configured_flavor(configured) == flavor:
         return configured
-    from search.testing import start_opensearch
+    from search.testing import start_elasticsearch, start_opensearch
 
+    start = start_opensearch if flavor == "opensearch" else start_elasticsearch
     base = tmp_path_factory.getbasetemp()
     under_xdist = bool(os.environ.get("PYTEST_XDIST_WORKER"))
     shared = base.parent if under_xdist else base
-    with open(shared / "search-engine.lock", "w") as lock:
+    with open(shared / f"search-engine-{flavor}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        found = shared / "search-engine.url"
+        found = shared / f"search-engine-{flavor}.url"
         if found.exists():
             return found.read_text().strip()
         # under xdist the node lives as long as the controller, not the worker that started it
-        node = start_opensearch(
-            shared / "search-engine", parent_pid=os.getppid() if under_xdist else None
+        node = start(
+            shared / f"search-engine-{flavor}", parent_pid=os.getppid() if under_xdist else None
         )
         _ENGINES.append(node)
         found.write_text(node.url)

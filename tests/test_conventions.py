@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.db import make_engine
 from registry.logging import configure_logging
+from tests import orgdata
 from tests.conftest import assert_problem, staff
 
 
@@ -29,11 +30,16 @@ def test_problem_carries_the_request_id(client):
     assert "159999" in body["detail"]
 
 
-def test_health_and_readiness(client):
+def test_health_and_readiness(client, auth_header):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+    before = ready.json()["search_backlog"]
+    r = client.post("/v1/suppliers", json=orgdata.supplier(), headers=auth_header(staff("150102")))
+    assert r.status_code == 201, r.text
+    # one change waiting for the search worker (an engine deployment watches this)
+    assert client.get("/readyz").json()["search_backlog"] == before + 1
 
 
 def test_not_ready_while_migrations_are_pending(pg_server, settings):

@@ -25,10 +25,14 @@ def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="就绪检查",
-    description="数据库可用且结构已迁移到最新版本时返回 200,否则 503。",
+    description=(
+        "数据库可用且结构已迁移到最新版本时返回 200,否则 503。"
+        "`search_backlog` 为尚未同步到检索引擎的变更数,`search_backlog_seconds` 为其中最早一条已等待的秒数"
+        "(使用检索引擎时,持续增长说明 `registry worker` 未运行或引擎不可用;不影响就绪)。"
+    ),
     responses=problem_responses(503),
 )
-def readyz(session: SessionDep) -> dict[str, str]:
+def readyz(session: SessionDep) -> dict[str, str | int]:
     session.execute(text("SELECT 1"))
     current = MigrationContext.configure(session.connection()).get_current_revision()
     head = migrate.head_revision()
@@ -37,7 +41,19 @@ def readyz(session: SessionDep) -> dict[str, str]:
             f"数据库结构版本 {current} 不是最新的 {head},请运行 registry db upgrade",
             code="migrations_pending",
         )
-    return {"status": "ready", "database": "ok", "schema": str(current)}
+    backlog, oldest = session.execute(
+        text(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::int"
+            " FROM search_outbox"
+        )
+    ).one()
+    return {
+        "status": "ready",
+        "database": "ok",
+        "schema": str(current),
+        "search_backlog": int(backlog),
+        "search_backlog_seconds": int(oldest),
+    }
 
 
 @router.get("/metrics", summary="Prometheus 指标", include_in_schema=False)

@@ -15,17 +15,24 @@ Baseline, run side by side: what the registry offers without search — the `nam
 list routes (`GET /v1/<kind>?name=…`, the stored name contains the text as typed), over the
 query's kinds (all five when it has none), exact names first, then the shortest names.
 
-The backend is whatever the app is configured with: PostgreSQL unless ELASTICSEARCH_URL is set
-(the results file is named after the backend). With DATABASE_URL, use a database that holds
-nothing but these demo records: other records are answers the labels do not know about. Labels
-and data are compared before measuring (every expected record readable by the public, under the
-name the query was made from); disagreements are printed as a warning. If the CLI has a `registry reindex` command, it is
-run after seeding so that an index fed by a worker is complete (`--no-reindex` skips it).
+The backend is PostgreSQL, or the search engine with `--engine URL` (or ELASTICSEARCH_URL set):
+an Elasticsearch 8 / OpenSearch 2 node, into which the seeded records' search documents are
+loaded (`search.engine.engine_documents` + `bulk_write`) in an index of the bench's own, deleted
+at the end; the app then searches through the engine backend (`search/engine_query.py`), and the
+report also says for how many queries the engine's first five hits are PostgreSQL's (same ids,
+same order). The results file is named after the backend (`search_quality_postgres.txt`,
+`search_quality_engine.txt`). With DATABASE_URL, use a database that holds nothing but these
+demo records: other records are answers the labels do not know about. Labels and data are
+compared before measuring (every expected record readable by the public, under the name the
+query was made from); disagreements are printed as a warning. On PostgreSQL, if the CLI has a
+`registry reindex` command, it is run after seeding (`--no-reindex` skips it): it adds the
+documents of records loaded in bulk.
 
 Run:
   python bench/search_quality.py                         # embedded PostgreSQL in a temp dir
   python bench/search_quality.py --reuse /tmp/sq-demo     # keep the seeded database for next time
   DATABASE_URL=postgresql://… python bench/search_quality.py
+  python bench/search_quality.py --reuse /tmp/sq-demo --engine http://127.0.0.1:9200
   ELASTICSEARCH_URL=http://127.0.0.1:9200 python bench/search_quality.py --reuse /tmp/sq-demo
 """
 
@@ -128,7 +135,7 @@ def load_queries(path: Path) -> tuple[dict[str, Any], list[LabeledQuery]]:
 
 
 def backend_name(settings: Settings) -> str:
-    return "elasticsearch" if settings.elasticsearch_url else "postgres"
+    return "engine" if settings.elasticsearch_url else "postgres"
 
 
 def has_route(app: FastAPI, path: str, method: str = "get") -> bool:
@@ -190,6 +197,47 @@ def run_reindex(engine: Engine, settings: Settings) -> str:
     if done.returncode != 0:
         raise BenchError(f"`registry reindex` failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return f"registry reindex: {time.monotonic() - began:.1f} s"
+
+
+def load_engine(engine: Engine, url: str, alias: str) -> str:
+    """A new index behind `alias` on the node at `url`, holding every search document."""
+    from search.engine import IndexNames, all_engine_documents, bulk_write, connect, ensure_index
+
+    client = connect(url)
+    began = time.monotonic()
+    index = ensure_index(client, IndexNames(alias))
+    loaded = 0
+    with engine.connect() as connection:
+        for batch in all_engine_documents(connection):
+            loaded += bulk_write(client, [index], batch, refresh=True)
+    client.close()
+    return (
+        f"engine: {client.flavor} {client.version} at {url}; {loaded} documents loaded into"
+        f" {index} in {time.monotonic() - began:.1f} s"
+    )
+
+
+def drop_engine_index(url: str, alias: str) -> None:
+    from search.engine import aliased, connect
+
+    client = connect(url)
+    for index in aliased(client, alias):
+        client.request("DELETE", f"/{index}")
+    client.close()
+
+
+def agreement(engine_answers: list[Answer], pg_answers: list[Answer]) -> list[str]:
+    """How many queries get the same first five hits (ids, in order) from both backends."""
+    differ = [
+        f"  {e.query.id:18} {e.query.q!r}: engine {e.ids[:TOP]} / postgres {p.ids[:TOP]}"
+        for e, p in zip(engine_answers, pg_answers, strict=True)
+        if e.ids[:TOP] != p.ids[:TOP]
+    ]
+    same = len(engine_answers) - len(differ)
+    return [
+        f"same first {TOP} hits as PostgreSQL (ids and order): {same} of {len(engine_answers)}",
+        *differ,
+    ]
 
 
 # --- asking --------------------------------------------------------------------------------------
@@ -478,6 +526,12 @@ def main() -> None:
         default="repeat",
         help="several kinds as kinds=a&kinds=b (repeat) or kinds=a,b (comma)",
     )
+    parser.add_argument(
+        "--engine",
+        metavar="URL",
+        default=os.environ.get("ELASTICSEARCH_URL"),
+        help="search on this Elasticsearch 8 / OpenSearch 2 node (default: ELASTICSEARCH_URL)",
+    )
     parser.add_argument("--no-reindex", action="store_true", help="skip `registry reindex`")
     parser.add_argument("--no-baseline", action="store_true", help="skip the name-filter baseline")
     parser.add_argument(
@@ -489,8 +543,15 @@ def main() -> None:
     header, queries = load_queries(args.queries)
     with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
         data_dir = args.reuse or Path(tmp)
-        settings = Settings(environment="test", registry_data_dir=data_dir)
+        alias = f"search-quality-{os.getpid()}"
+        settings = Settings(
+            environment="test",
+            registry_data_dir=data_dir,
+            elasticsearch_url=args.engine or None,
+            search_index=alias,
+        )
         backend = backend_name(settings)
+        compared: list[str] = []
         with migrated_database(settings) as engine:
             app = create_app(settings, engine=engine)
             if not has_route(app, SEARCH_PATH):
@@ -499,13 +560,31 @@ def main() -> None:
                     "(search/postgres.py and its router) is not built; nothing to measure"
                 )
             setup = [seed(engine, header)]
-            if not args.no_reindex:
+            if args.engine:
+                setup.append(load_engine(engine, args.engine, alias))
+            elif not args.no_reindex:
                 setup.append(run_reindex(engine, settings))
-            mismatches = asyncio.run(label_mismatches(app, queries))
-            answers, base = asyncio.run(
-                ask_all(app, queries, kinds_style=args.kinds_style, baseline=not args.no_baseline)
-            )
+            try:
+                mismatches = asyncio.run(label_mismatches(app, queries))
+                answers, base = asyncio.run(
+                    ask_all(
+                        app, queries, kinds_style=args.kinds_style, baseline=not args.no_baseline
+                    )
+                )
+                if args.engine:
+                    postgres = create_app(
+                        settings.model_copy(update={"elasticsearch_url": None}), engine=engine
+                    )
+                    pg_answers, _ = asyncio.run(
+                        ask_all(postgres, queries, kinds_style=args.kinds_style, baseline=False)
+                    )
+                    compared = agreement(answers, pg_answers)
+            finally:
+                if args.engine:
+                    drop_engine_index(args.engine, alias)
     text = report(header, args.queries, backend, setup, answers, base, mismatches)
+    if compared:
+        text += "\n\n" + "\n".join(compared)
     print(text)
     out = args.out or RESULTS / f"search_quality_{backend}.txt"
     out.parent.mkdir(exist_ok=True)

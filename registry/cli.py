@@ -695,6 +695,11 @@ def reindex(
                 ("differences still in the outbox (on their way)", checked.pending),
             ):
                 console.print(f"{label}: {len(ids)}{_some(ids)}")
+            if checked.outdated_index:
+                console.print(
+                    f"index {checked.outdated_index} was built for another analyzer or mapping"
+                    f" version (now {names.version_tag}): run `registry reindex`"
+                )
             if checked.clean:
                 console.print(
                     f"the index {names.alias} matches the documents ({checked.indexed} entries)"

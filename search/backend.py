@@ -1,9 +1,11 @@
 """The search backend protocol, and the choice of backend.
 
-Two implementations are planned over the same query model (`search/query.py`) and the same
-documents (`search/documents.py`): PostgreSQL (`search/postgres.py`, the default and, in this
-version, the only one) and Elasticsearch/OpenSearch (next, fed from `search_outbox` by a
-worker). Whatever serves a search, visibility is the registries' rule (`auth.policy`).
+Two implementations over the same query model (`search/query.py`) and the same documents
+(`search/documents.py`): PostgreSQL (`search/postgres.py`, the default) and Elasticsearch 8 /
+OpenSearch 2 (`search/engine_query.py`, selected by `ELASTICSEARCH_URL`, its index fed from
+`search_outbox` by the worker). They answer alike (`tests/test_search_backends.py` runs the same
+queries through both). Whatever serves a search, visibility is the registries' rule
+(`auth.policy`).
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ class SearchBackend(Protocol):
 
 
 def get_backend(settings: Settings) -> SearchBackend:
-    """The PostgreSQL backend. `ELASTICSEARCH_URL` will select the engine backend once it exists;
-    until then it is ignored (with a warning), and search keeps working on PostgreSQL."""
+    """The engine backend when `ELASTICSEARCH_URL` is set (it connects on its first search, and
+    answers 503 `search_unavailable` while the engine cannot be reached), else PostgreSQL."""
+    if settings.elasticsearch_url:
+        from search.engine import IndexNames, connect
+        from search.engine_query import EngineBackend
+
+        url = settings.elasticsearch_url
+        log.info("search served by the engine at %s (index %s)", url, settings.search_index)
+        return EngineBackend(lambda: connect(url), IndexNames(settings.search_index))
     from search.postgres import PostgresBackend
 
-    if settings.elasticsearch_url:
-        log.warning(
-            "ELASTICSEARCH_URL is set but the engine backend is not built yet: using PostgreSQL"
-        )
     return PostgresBackend()

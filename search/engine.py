@@ -6,7 +6,8 @@ only the transport differs. `connect(url)` asks the node what it is (`GET /`) an
 client.
 
 Index layout: searches read the alias `<prefix>` (setting `SEARCH_INDEX`, default
-`registry-search`), which points at exactly one concrete index `<prefix>-a<analyzer>-<time>`.
+`registry-search`), which points at exactly one concrete index
+`<prefix>-a<analyzer version>m<mapping version>-<time>`.
 `registry reindex` builds a new index, points the alias `<prefix>-building` at it while it
 loads (the outbox worker writes to both, see `write_targets`), then moves `<prefix>` to it in
 one `_aliases` call and drops the old index: searches never see a missing or half-built index.
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 Flavor = Literal["elasticsearch", "opensearch"]
 DEFAULT_PREFIX = "registry-search"
+# raise it with any change of `index_settings()` or `_source()`: an index built before is then
+# reported by `registry reindex --check` and the worker until `registry reindex` replaces it
+MAPPING_VERSION = 2
 REQUEST_TIMEOUT = 30.0
 
 
@@ -208,9 +212,17 @@ class IndexNames:
     def building(self) -> str:
         return f"{self.alias}-building"
 
+    @property
+    def version_tag(self) -> str:
+        """The analyzer and mapping versions an index is built for, as its name carries them."""
+        return f"a{ANALYZER_VERSION}m{MAPPING_VERSION}"
+
     def new_index(self) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-        return f"{self.alias}-a{ANALYZER_VERSION}-{stamp}"
+        return f"{self.alias}-{self.version_tag}-{stamp}"
+
+    def is_current(self, index: str) -> bool:
+        return index.startswith(f"{self.alias}-{self.version_tag}-")
 
 
 def aliased(client: EngineClient, alias: str) -> list[str]:
@@ -224,6 +236,13 @@ def ensure_index(client: EngineClient, names: IndexNames) -> str:
     """The index behind the alias, created (empty) if there is none. Returns its name."""
     current = aliased(client, names.alias)
     if current:
+        if not names.is_current(current[0]):
+            log.warning(
+                "search index %s was built for another analyzer or mapping version (now %s):"
+                " run `registry reindex`",
+                current[0],
+                names.version_tag,
+            )
         return current[0]
     index = names.new_index()
     body = index_settings()

@@ -332,10 +332,11 @@ class EngineCheck:
     pending: list[str] = field(default_factory=list)
     documents: int = 0
     indexed: int = 0
+    outdated_index: str | None = None  # built for another analyzer or mapping version
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.extra or self.stale)
+        return not (self.missing or self.extra or self.stale or self.outdated_index)
 
 
 def _indexed(client: EngineClient, alias: str, page: int) -> Iterator[tuple[str, int]]:
@@ -383,6 +384,9 @@ def check_engine(
 ) -> EngineCheck:
     client.request("POST", f"/{names.alias}/_refresh")
     found = EngineCheck()
+    found.outdated_index = next(
+        (i for i in aliased(client, names.alias) if not names.is_current(i)), None
+    )
     stored, indexed = _stored(db, page), _indexed(client, names.alias, page)
     a, b = next(stored, None), next(indexed, None)
     while a is not None or b is not None:

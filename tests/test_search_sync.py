@@ -33,6 +33,7 @@ from search.engine import (
     connect,
     engine_documents,
     ensure_index,
+    index_settings,
 )
 from tests import orgdata
 from tests.conftest import staff
@@ -348,3 +349,14 @@ def test_check_reports_each_kind_of_difference(committing_db, client, names):
         [ids[2]],
     )
     assert not found.clean
+
+
+def test_an_index_built_for_another_mapping_is_reported(committing_db, client, names):
+    _register(committing_db, 1)
+    old = f"{names.alias}-a0m0-20250101000000000000"
+    client.request("PUT", f"/{old}", {**index_settings(), "aliases": {names.alias: {}}})
+    found = sync.check_engine(committing_db, client, names)
+    assert found.outdated_index == old and not found.clean
+    sync.reindex_engine(committing_db, client, names, grace_seconds=0)
+    found = sync.check_engine(committing_db, client, names)
+    assert found.outdated_index is None and found.clean

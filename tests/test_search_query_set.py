@@ -176,3 +176,14 @@ def test_committed_set_is_what_the_generator_makes() -> None:
     assert OUTPUT.read_text(encoding="utf-8") == made, (
         "demo_queries.json is stale: run `python tests/search_queries/generate.py`"
     )
+
+
+def test_held_out_set_is_current_and_shares_no_query_with_the_first() -> None:
+    first = generate.build()
+    held_out = generate.build(salt=generate.HELD_OUT, avoid=[q.q for q in first])
+    made = generate.render(generate.document(held_out, salt=generate.HELD_OUT))
+    assert generate.HELD_OUT_OUTPUT.read_text(encoding="utf-8") == made, (
+        "heldout_queries.json is stale: run `python tests/search_queries/generate.py --held-out`"
+    )
+    assert len(held_out) >= MIN_TOTAL
+    assert not {fold(q.q) for q in first} & {fold(q.q) for q in held_out}

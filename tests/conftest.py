@@ -66,15 +66,10 @@ def _configured_flavor(url: str) -> str:
     return connect(url).flavor
 
 
-@pytest.fixture(scope="session", params=ENGINE_FLAVORS)
-def search_engine_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """A real search engine of each flavor (tests using this run once per flavor): the one
-    `ELASTICSEARCH_URL` names for its flavor, else a node started here, an OpenSearch 2.19 or
-    an Elasticsearch 8.19 (`search.testing`), once per test run: xdist workers share it through
-    a lock file, and it stops when the test run ends. Tests use their own index names on it."""
-    flavor: str = request.param
+def _engine_url(flavor: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The engine of `flavor`: the one `ELASTICSEARCH_URL` names if it is of that flavor, else a
+    node started here, an OpenSearch 2.19 or an Elasticsearch 8.19 (`search.testing`), once per
+    test run: xdist workers share it through a lock file, and it stops when the run ends."""
     engine_or_skip()
     configured = os.environ.get("ELASTICSEARCH_URL")
     if configured and _configured_flavor(configured) == flavor:
@@ -97,6 +92,22 @@ def search_engine_url(
         _ENGINES.append(node)
         found.write_text(node.url)
         return str(node.url)
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _engine_url("opensearch", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _engine_url("elasticsearch", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=ENGINE_FLAVORS)
+def search_engine_url(request: pytest.FixtureRequest) -> str:
+    """A real search engine of each flavor: tests using this run once per flavor."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def _libpq(url: str) -> str:

@@ -75,8 +75,6 @@ from tests.test_search_postgres import (
 )
 from tests.test_search_postgres import world as pg_world  # noqa: F401 - a fixture
 
-BACKENDS = ["postgres", "engine"]
-
 
 @pytest.fixture
 def records(request: pytest.FixtureRequest) -> World:
@@ -129,28 +127,23 @@ def engine_index(engine_client: EngineClient, session: Session) -> Iterator[Engi
     engine_client.request("DELETE", f"/{index}")
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=["postgres", "opensearch", "elasticsearch"])
 def served(
-    request: pytest.FixtureRequest,
-    app: Any,
-    session: Session,
-    engine_client: EngineClient,
-    search_engine_url: str,
+    request: pytest.FixtureRequest, app: Any, session: Session
 ) -> Iterator[Callable[[], None]]:
-    """Serve the app's search from the parametrized backend (the engine: each flavor of
-    `search_engine_url`); yields `sync`, to be called after records change (a no-op for
-    PostgreSQL, which searches its documents directly)."""
+    """Serve the app's search from the parametrized backend; yields `sync`, to be called after
+    records change (a no-op for PostgreSQL, which searches its documents directly)."""
     if request.param == "postgres":
-        if engine_client.flavor != "opensearch":
-            pytest.skip("the PostgreSQL backend runs once, not once per engine flavor")
         app.state.search_backend = PostgresBackend()
         yield lambda: None
         return
+    engine_client = connect(request.getfixturevalue(f"{request.param}_url"))
     names = IndexNames(f"t-{uuid.uuid4().hex[:12]}")
     side = EngineIndex(engine_client, names, ensure_index(engine_client, names), session)
     app.state.search_backend = side.backend
     yield side.sync
     engine_client.request("DELETE", f"/{side.index}")
+    engine_client.close()
 
 
 def _today(session: Session) -> date:

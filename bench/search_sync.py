@@ -167,7 +167,6 @@ def main() -> None:
         names = IndexNames("bench-search")
         with db.connect() as c:
             documents = c.execute(text("SELECT count(*) FROM search_documents")).scalar_one()
-            c.execute(text("DELETE FROM search_outbox"))  # what bulk loads left: reindex covers it
             c.commit()
         lines += [
             f"machine: {machine()}",

@@ -25,7 +25,9 @@ goes on: the new index gets the alias `<prefix>-building`, to which the worker w
 every document is loaded from one snapshot taken after that (REPEATABLE READ); external versions
 settle any overlap with the worker; then the search alias moves to the new index in one atomic
 `_aliases` call, and the old index is dropped a few seconds later (searches and writes already
-routed to it finish first).
+routed to it finish first). Outbox rows of the transactions that snapshot saw are then deleted:
+the new index already has their documents (after a migration's backfill, or with the worker
+stopped, that saves sending a whole registry again as no-ops).
 
 **Check** (`check_engine`): walks the database's documents and the index, both in record-id
 order, and lists what is missing, extra, or at another version. Differences for records with
@@ -213,11 +215,23 @@ class ReindexReport:
     load_seconds: float  # creating the index and loading the documents, up to the swap
 
 
-def _documents_in_snapshot(db: Engine, *, batch: int) -> Iterator[list[EngineDocument]]:
+def _documents_in_snapshot(
+    db: Engine, built: _Built, *, batch: int
+) -> Iterator[list[EngineDocument]]:
     with db.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
+            # the first statement fixes the snapshot; keep it to know what the load covered
+            built.snapshot = connection.execute(text("SELECT pg_current_snapshot()::text")).scalar()
             yield from all_engine_documents(connection, batch=batch)
+
+
+# outbox rows of transactions the load's snapshot saw: the new index has their documents (at
+# that version or a later one), so once it is the searched index they are done
+_COVERED = text(
+    "DELETE FROM search_outbox"
+    " WHERE pg_visible_in_snapshot((xid::text)::xid8, CAST(:snapshot AS pg_snapshot))"
+)
 
 
 def reindex_engine(
@@ -239,6 +253,8 @@ def reindex_engine(
             index = _build(db, client, names, batch=batch, senders=senders, progress=progress)
             loaded = time.monotonic() - started
             replaced = _swap(client, names, index.name, grace_seconds)
+            with db.begin() as connection:  # no need to send them again
+                connection.execute(_COVERED, {"snapshot": index.snapshot})
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REINDEX_LOCK})
     return ReindexReport(index.name, replaced, index.count, time.monotonic() - started, loaded)
@@ -248,6 +264,7 @@ def reindex_engine(
 class _Built:
     name: str
     count: int = 0
+    snapshot: str | None = None
 
 
 def _build(
@@ -282,7 +299,7 @@ def _build(
     with ThreadPoolExecutor(senders) as pool:
         futures = [pool.submit(send) for _ in range(senders)]
         try:
-            for docs in _documents_in_snapshot(db, batch=batch):
+            for docs in _documents_in_snapshot(db, built, batch=batch):
                 while True:
                     if any(f.done() for f in futures):  # a sender failed: stop reading
                         raise next(f for f in futures if f.done()).exception() or RuntimeError

@@ -357,6 +357,8 @@ def test_an_index_built_for_another_mapping_is_reported(committing_db, client, n
     client.request("PUT", f"/{old}", {**index_settings(), "aliases": {names.alias: {}}})
     found = sync.check_engine(committing_db, client, names)
     assert found.outdated_index == old and not found.clean
+    assert _outbox(committing_db) == 1  # no worker ran
     sync.reindex_engine(committing_db, client, names, grace_seconds=0)
+    assert _outbox(committing_db) == 0  # the load covered it: nothing to send again
     found = sync.check_engine(committing_db, client, names)
     assert found.outdated_index is None and found.clean

@@ -260,6 +260,24 @@ def reindex_engine(
     return ReindexReport(index.name, replaced, index.count, time.monotonic() - started, loaded)
 
 
+def _with_retries(write: Callable[[], object], attempts: int = 8) -> None:
+    """A bulk request the engine pushes back (429 while it is busy merging or collecting
+    garbage, a timeout, a restart) is sent again after a capped backoff, like the worker's;
+    a reindex gives up only when the engine stays away (about 2 minutes)."""
+    delay = 0.5
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except EngineUnavailable as exc:
+            if attempt == attempts - 1:
+                raise
+            wait = delay * (0.5 + random.random() / 2)  # noqa: S311
+            log.warning("reindex batch not written, retrying in %.1f s: %s", wait, exc)
+            time.sleep(wait)
+            delay = min(delay * 2, 30.0)
+
+
 @dataclass
 class _Built:
     name: str
@@ -290,7 +308,7 @@ def _build(
 
     def send() -> None:
         while (docs := work.get()) is not None:
-            bulk_write(client, [built.name], docs)
+            _with_retries(lambda: bulk_write(client, [built.name], docs))
             with lock:
                 built.count += len(docs)
                 if progress is not None:

@@ -362,3 +362,25 @@ def test_an_index_built_for_another_mapping_is_reported(committing_db, client, n
     assert _outbox(committing_db) == 0  # the load covered it: nothing to send again
     found = sync.check_engine(committing_db, client, names)
     assert found.outdated_index is None and found.clean
+
+
+class _BusyOnce(EngineClient):
+    """The engine pushes the first bulk request back (429), then takes everything."""
+
+    def __init__(self, real: EngineClient) -> None:
+        self.__dict__.update(real.__dict__)
+        self.pushed_back = 0
+
+    def request(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        if path == "/_bulk" and not self.pushed_back:
+            self.pushed_back += 1
+            raise EngineUnavailable("429 circuit_breaking_exception")
+        return super().request(method, path, body, **kw)
+
+
+def test_reindex_retries_a_bulk_request_the_engine_pushes_back(committing_db, client, names):
+    _register(committing_db, 5)
+    busy = _BusyOnce(client)
+    report = sync.reindex_engine(committing_db, busy, names, batch=2, grace_seconds=0)
+    assert busy.pushed_back == 1 and report.documents == 5
+    _assert_index_equals_database(committing_db, client, names)

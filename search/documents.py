@@ -455,27 +455,37 @@ def backfill(connection: Connection, *, batch: int = 500) -> int:
     written = 0
     last = ""
     while True:
+        # the next batch of records first, then which of them lack a document: a NOT EXISTS
+        # over the keyset alone is planned as a merge or hash anti join that reads every
+        # document written so far, for each batch (quadratic: on 1,000,000 records the
+        # migration slowed from 700 to under 200 records a second by the 400,000th)
+        ids = list(
+            connection.execute(
+                text("SELECT id FROM organizations WHERE id > :last ORDER BY id LIMIT :batch"),
+                {"last": last, "batch": batch},
+            ).scalars()
+        )
+        if not ids:
+            return written
         rows = connection.execute(
             text(
                 "SELECT o.id, o.kind, o.uscc, o.natural_key, o.name, o.region_code, o.status,"
                 " o.size, o.business_scope, o.specialties, o.catalog_code, o.price, o.data,"
                 " o.term_ends_on,"
                 " o.version, o.approved_at FROM organizations o"
-                " WHERE o.id > :last AND NOT EXISTS"
+                " WHERE o.id = ANY(:ids) AND NOT EXISTS"
                 " (SELECT 1 FROM search_documents d WHERE d.record_id = o.id)"
-                " ORDER BY o.id LIMIT :batch"
+                " ORDER BY o.id"
             ),
-            {"last": last, "batch": batch},
+            {"ids": ids},
         ).all()
-        if not rows:
-            return written
         for row in rows:
             org = Organization(**row._asdict())
             offers = offer_summary(connection, org.id) if org.kind == "commodity" else None
             doc = build_document(org, offers=offers, debarred=debarments(connection, org.id))
             store(connection, doc)
             written += 1
-        last = rows[-1].id
+        last = ids[-1]
 
 
 @dataclass(frozen=True)

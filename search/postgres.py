@@ -223,14 +223,16 @@ class _Plan:
 
 
 def _filters(query: SearchQuery, actor: Principal) -> list[ColumnElement[bool]]:
+    # visibility on the document's copies of the record's facts (written in the same
+    # transaction as the record): no join to `organizations` unless eligibility is asked for
     where: list[ColumnElement[bool]] = [
         visible_filter(
             actor,
             Action.read,
-            region_code=col(O.region_code),
-            published=col(O.approved_at).is_not(None),
-            entity_kind=col(O.kind),
-            entity_id=col(O.id),
+            region_code=col(SD.region_code),
+            published=col(SD.published),
+            entity_kind=col(SD.kind),
+            entity_id=col(SD.record_id),
         )
     ]
     if query.kinds:
@@ -238,7 +240,7 @@ def _filters(query: SearchQuery, actor: Principal) -> list[ColumnElement[bool]]:
     if query.within:
         where.append(col(SD.region_code).startswith(region_prefix(query.within)))
     if query.status:
-        where.append(col(O.status).in_([s.value for s in query.status]))
+        where.append(col(SD.status).in_([s.value for s in query.status]))
     if query.size:
         where.append(col(SD.size).in_([s.value for s in query.size]))
     if query.catalog:
@@ -282,8 +284,16 @@ def _league(region_code: Any) -> Any:
 # --- the backend --------------------------------------------------------------------------------
 
 
-def _joined(*columns: Any) -> Any:
-    return select(*columns).select_from(SD).join(O, col(O.id) == col(SD.record_id))
+def _joined(*columns: Any, record: bool = False) -> Any:
+    """SELECT columns FROM search_documents, joined to the record only when a filter needs it
+    (eligibility, computed from the record and its debarments)."""
+    query = select(*columns).select_from(SD)
+    return query.join(O, col(O.id) == col(SD.record_id)) if record else query
+
+
+# Parallel workers cost a few ms each to start and, on a small machine, compete with the other
+# requests; a search reads few rows once its indexes are used. Per transaction (a request).
+_SERIAL = text("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 # the outbox row carries the next version, so an engine using external versions applies it
@@ -299,11 +309,14 @@ _DELETE = text(
 class PostgresBackend:
     """Search on PostgreSQL: nothing to run besides the database (see the module docstring)."""
 
-    def _facets(self, session: Session, where: list[ColumnElement[bool]]) -> tuple[int, Facets]:
+    def _facets(
+        self, session: Session, where: list[ColumnElement[bool]], record: bool
+    ) -> tuple[int, Facets]:
         matched = _joined(
             col(SD.kind).label("kind"),
-            _league(col(O.region_code)).label("league"),
-            col(O.status).label("status"),
+            _league(col(SD.region_code)).label("league"),
+            col(SD.status).label("status"),
+            record=record,
         ).where(*where)
         sub = matched.subquery()
         rows = session.execute(
@@ -326,7 +339,9 @@ class PostgresBackend:
 
     def search(self, session: Session, query: SearchQuery, actor: Principal) -> SearchResult:
         after = decode_cursor(query.cursor) if query.cursor else None
+        session.execute(_SERIAL)
         filters = _filters(query, actor)
+        record = query.eligible is not None
         typed, classes = _catalog_words(query.q or "")
         if classes:
             filters.append(or_(*(col(SD.codes).contains(cast([c], ARRAY(Text))) for c in classes)))
@@ -338,14 +353,14 @@ class PostgresBackend:
             score: ColumnElement[Any] = cast(literal(0), _SCORE)
         else:
             condition, score = plan.match(fuzzy=False)
-        total, facets = self._facets(session, [*filters, condition])
+        total, facets = self._facets(session, [*filters, condition], record)
         if total == 0 and plan is not None and plan.fuzzy:
             session.execute(
                 text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"),
                 {"t": str(WORD_SIMILARITY_THRESHOLD)},
             )
             condition, score = plan.match(fuzzy=True)
-            total, facets = self._facets(session, [*filters, condition])
+            total, facets = self._facets(session, [*filters, condition], record)
             fuzzy = total > 0
         hits: list[Hit] = []
         next_cursor = None
@@ -355,9 +370,10 @@ class PostgresBackend:
                     col(SD.record_id).label("id"),
                     col(SD.kind).label("kind"),
                     col(SD.name).label("name"),
-                    col(O.status).label("status"),
-                    col(O.region_code).label("region_code"),
+                    col(SD.status).label("status"),
+                    col(SD.region_code).label("region_code"),
                     score.label("score"),
+                    record=record,
                 )
                 .where(*filters, condition)
                 .subquery()
@@ -408,6 +424,7 @@ class PostgresBackend:
         a = query_terms(prefix)
         if not a.text:
             return []
+        session.execute(_SERIAL)
         names = list(dict.fromkeys(n for n in (a.text, a.core) if n))
         starts = _any([_lexeme(documents.NAME_START + n, prefix=True, weights="A") for n in names])
         tiers: list[tuple[ColumnElement[bool], int]] = [(_matches(starts), 3)]
@@ -427,7 +444,7 @@ class PostgresBackend:
             .where(*where)
             .order_by(
                 score.desc(),
-                (col(O.status) == Status.cancelled.value),
+                (col(SD.status) == Status.cancelled.value),
                 func.length(col(SD.name)),
                 col(SD.record_id),
             )

@@ -108,10 +108,12 @@ def _javac_available(java: str) -> bool:
 
 
 def java_and_maven_available() -> tuple[bool, str]:
-    """Whether the engine can run here; the second item says what was found or what is missing.
+    """Whether the OpenSearch node can run here; the second item says what was found or what is
+    missing. Maven (and a JDK's javac) are needed only when the engine is not built yet."""
+    return _available(_built_dir())
 
-    Maven (and a JDK's javac) are needed only when the engine is not built yet.
-    """
+
+def _available(built: Path) -> tuple[bool, str]:
     java = _java_executable()
     if java is None:
         return False, "no `java` on PATH (nor in JAVA_HOME): the search engine needs Java 17+"
@@ -121,8 +123,8 @@ def java_and_maven_available() -> tuple[bool, str]:
         return False, f"`{java} -version` failed: {exc}"
     if major < MIN_JAVA:
         return False, f"{java} is Java {major or '?'} ({line}); the search engine needs {MIN_JAVA}+"
-    if _built_dir().joinpath("READY").exists():
-        return True, f"{line}; engine already built in {_built_dir()}"
+    if _build_complete(built):
+        return True, f"{line}; engine already built in {built}"
     mvn = shutil.which("mvn")
     if mvn is None:
         return False, "no `mvn` on PATH: Maven is needed to build the search engine once"
@@ -134,19 +136,19 @@ def java_and_maven_available() -> tuple[bool, str]:
 # -- build -----------------------------------------------------------------------------------
 
 
-def _source_files() -> list[Path]:
-    files = [ENGINE_SOURCES / "pom.xml"]
-    files += sorted(p for p in (ENGINE_SOURCES / "src").rglob("*") if p.is_file())
-    return files
+def _sources_hash(sources: Path) -> str:
+    """Hash of an engine's pom and sources: a change means a new build."""
+    files = [sources / "pom.xml"]
+    files += sorted(p for p in (sources / "src").rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(sources).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def engine_hash() -> str:
-    """Hash of the engine's pom and sources: a change means a new build."""
-    digest = hashlib.sha256()
-    for path in _source_files():
-        digest.update(path.relative_to(ENGINE_SOURCES).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    return _sources_hash(ENGINE_SOURCES)
 
 
 def cache_root() -> Path:
@@ -184,12 +186,15 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def build_engine(*, timeout: float = BUILD_TIMEOUT) -> Path:
-    """Build the engine if needed; returns its directory (`target/classes`, `target/lib`).
+    """Build the OpenSearch engine if needed; returns its directory (`target/classes`,
+    `target/lib`)."""
+    return _build(ENGINE_SOURCES, _built_dir(), timeout=timeout)
 
-    Concurrent callers (pytest-xdist workers) wait on a lock; a build goes to a scratch
-    directory that is renamed into place when complete.
-    """
-    built = _built_dir()
+
+def _build(sources: Path, built: Path, *, timeout: float) -> Path:
+    """Build the Maven project `sources` into `built` unless it is there. Concurrent callers
+    (pytest-xdist workers) wait on a lock; a build goes to a scratch directory that is renamed
+    into place when complete."""
     if _build_complete(built):
         return built
     root = cache_root()
@@ -204,8 +209,8 @@ def build_engine(*, timeout: float = BUILD_TIMEOUT) -> Path:
         scratch = root / f"{built.name}.build-{os.getpid()}"
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir()
-        shutil.copy2(ENGINE_SOURCES / "pom.xml", scratch / "pom.xml")
-        shutil.copytree(ENGINE_SOURCES / "src", scratch / "src")
+        shutil.copy2(sources / "pom.xml", scratch / "pom.xml")
+        shutil.copytree(sources / "src", scratch / "src")
         log = scratch / "build.log"
         command = [mvn, "-B", "-q", "-f", str(scratch / "pom.xml"),
                    "compile", "dependency:copy-dependencies"]  # fmt: skip
@@ -311,19 +316,27 @@ def _stop_all() -> None:
             engine.stop(timeout=15)
 
 
-def _java_command(built: Path, home: Path, port: int, parent_pid: int) -> list[str]:
+def _java_command(
+    built: Path,
+    home: Path,
+    port: int,
+    parent_pid: int,
+    *,
+    options: tuple[str, ...] = JVM_OPTIONS,
+    main_class: str = MAIN_CLASS,
+) -> list[str]:
     java = _java_executable()
     if java is None:
         raise EngineUnavailable("no `java` on PATH (nor in JAVA_HOME)")
     extra = os.environ.get("REGISTRY_SEARCH_ENGINE_JAVA_OPTS", "").split()
     return [
         java,
-        *JVM_OPTIONS,
+        *options,
         f"-Djava.io.tmpdir={home / 'tmp'}",
         *extra,
         "-cp",
         _classpath(built),
-        MAIN_CLASS,
+        main_class,
         "-home", str(home),
         "-port", str(port),
         "-cluster-name", CLUSTER_NAME,
@@ -447,19 +460,8 @@ ES_JVM_OPTIONS = tuple(
 )
 
 
-def _es_source_files() -> list[Path]:
-    files = [ES_ENGINE_SOURCES / "pom.xml"]
-    files += sorted(p for p in (ES_ENGINE_SOURCES / "src").rglob("*") if p.is_file())
-    return files
-
-
 def es_engine_hash() -> str:
-    """Hash of the Elasticsearch engine's pom and sources: a change means a new build."""
-    digest = hashlib.sha256()
-    for path in _es_source_files():
-        digest.update(path.relative_to(ES_ENGINE_SOURCES).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    return _sources_hash(ES_ENGINE_SOURCES)
 
 
 def _es_built_dir() -> Path:
@@ -468,92 +470,12 @@ def _es_built_dir() -> Path:
 
 def elasticsearch_available() -> tuple[bool, str]:
     """Like `java_and_maven_available`, for the Elasticsearch node (its own build)."""
-    java = _java_executable()
-    if java is None:
-        return False, "no `java` on PATH (nor in JAVA_HOME): the search engine needs Java 17+"
-    try:
-        major, line = _java_major(java)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return False, f"`{java} -version` failed: {exc}"
-    if major < MIN_JAVA:
-        return False, f"{java} is Java {major or '?'} ({line}); the search engine needs {MIN_JAVA}+"
-    if _build_complete(_es_built_dir()):
-        return True, f"{line}; engine already built in {_es_built_dir()}"
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        return False, "no `mvn` on PATH: Maven is needed to build the search engine once"
-    if not _javac_available(java):
-        return False, f"no `javac` next to {java}: building the engine needs a JDK, not a JRE"
-    return True, f"{line}; Maven {mvn}"
+    return _available(_es_built_dir())
 
 
 def build_es_engine(*, timeout: float = BUILD_TIMEOUT) -> Path:
     """Build the Elasticsearch engine if needed (as `build_engine` does); returns its directory."""
-    built = _es_built_dir()
-    if _build_complete(built):
-        return built
-    root = cache_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / f"{built.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _build_complete(built):
-            return built
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise EngineUnavailable("no `mvn` on PATH: Maven is needed to build the search engine")
-        scratch = root / f"{built.name}.build-{os.getpid()}"
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
-        shutil.copy2(ES_ENGINE_SOURCES / "pom.xml", scratch / "pom.xml")
-        shutil.copytree(ES_ENGINE_SOURCES / "src", scratch / "src")
-        log = scratch / "build.log"
-        command = [mvn, "-B", "-q", "-f", str(scratch / "pom.xml"),
-                   "compile", "dependency:copy-dependencies"]  # fmt: skip
-        env = dict(os.environ)
-        java = _java_executable()
-        if java and "JAVA_HOME" not in env:  # let Maven use the same Java as the node
-            env["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
-        try:
-            with log.open("w") as out:
-                result = subprocess.run(  # noqa: S603 - fixed Maven invocation
-                    command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    cwd=scratch, env=env, timeout=timeout, check=False,
-                )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise EngineError(
-                f"building the search engine took over {timeout:.0f} s ({' '.join(command)});"
-                f" last lines of {log}:\n{_tail(log)}"
-            ) from exc
-        if result.returncode != 0:
-            raise EngineError(
-                f"building the search engine failed (exit {result.returncode}:"
-                f" {' '.join(command)}); last lines of {log}:\n{_tail(log)}"
-            )
-        jars = sorted(p.name for p in (scratch / "target" / "lib").glob("*.jar"))
-        (scratch / "READY").write_text("\n".join(jars) + "\n")
-        shutil.rmtree(built, ignore_errors=True)
-        scratch.rename(built)
-        return built
-
-
-def _es_java_command(built: Path, home: Path, port: int, parent_pid: int) -> list[str]:
-    java = _java_executable()
-    if java is None:
-        raise EngineUnavailable("no `java` on PATH (nor in JAVA_HOME)")
-    extra = os.environ.get("REGISTRY_SEARCH_ENGINE_JAVA_OPTS", "").split()
-    return [
-        java,
-        *ES_JVM_OPTIONS,
-        f"-Djava.io.tmpdir={home / 'tmp'}",
-        *extra,
-        "-cp",
-        _classpath(built),
-        ES_MAIN_CLASS,
-        "-home", str(home),
-        "-port", str(port),
-        "-cluster-name", CLUSTER_NAME,
-        "-parent-pid", str(parent_pid),
-    ]  # fmt: skip
+    return _build(ES_ENGINE_SOURCES, _es_built_dir(), timeout=timeout)
 
 
 def start_elasticsearch(
@@ -578,5 +500,12 @@ def start_elasticsearch(
     port_file = home / "http.port"
     port_file.unlink(missing_ok=True)
 
-    command = _es_java_command(built, home, port, parent_pid or os.getpid())
+    command = _java_command(
+        built,
+        home,
+        port,
+        parent_pid or os.getpid(),
+        options=ES_JVM_OPTIONS,
+        main_class=ES_MAIN_CLASS,
+    )
     return _launch(command, home, log_path, deadline, own=parent_pid in (None, os.getpid()))

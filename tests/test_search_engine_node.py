@@ -19,19 +19,9 @@ from search.testing import (
     java_and_maven_available,
     start_opensearch,
 )
+from tests.conftest import engine_or_skip
 
 INDEX = "registry-items"
-
-
-def _engine_or_skip() -> None:
-    ok, reason = java_and_maven_available()
-    if ok:
-        return
-    message = f"search engine unavailable: {reason}"
-    if os.environ.get("REGISTRY_REQUIRE_ENGINE") == "1" or os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (required in CI and with REGISTRY_REQUIRE_ENGINE=1)", pytrace=False)
-    print(message)
-    pytest.skip(message)
 
 
 INDEX_BODY = {
@@ -115,7 +105,7 @@ def _ok(response: httpx.Response) -> dict:
 
 
 def test_real_opensearch_node(tmp_path: Path) -> None:
-    _engine_or_skip()
+    engine_or_skip(local=True)
     engine = start_opensearch(tmp_path)
     try:
         assert engine.url.startswith("http://127.0.0.1:")
@@ -227,7 +217,7 @@ def test_real_opensearch_node(tmp_path: Path) -> None:
 
 
 def test_failed_start_is_reported_with_the_log(tmp_path: Path) -> None:
-    _engine_or_skip()
+    engine_or_skip(local=True)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -1,6 +1,7 @@
 """The jurisdiction policy: the one place that says what a principal may do to a record.
 
-Two questions, answered from the same rules:
+The rule is `reach(principal, action)`: the ways (`Grant`s) the principal reaches records.
+Two questions are answered from it:
 - `may(principal, action, target)`: may this principal do this to this record?
 - `visible_filter(principal, action, ...)`: the SQL condition selecting exactly the records for
   which `may` is true, so lists are filtered in the database, never after the fact.
@@ -51,48 +52,67 @@ class Target:
     published: bool = False  # approved and visible to the public
 
 
-def _staff_may(principal: Principal, action: Action, target: Target) -> bool:
-    assert principal.region_code is not None
-    in_subtree = region_in_subtree(target.region_code, principal.region_code)
-    match action:
-        case Action.read:
-            return in_subtree or target.published
-        case Action.read_restricted:
-            return in_subtree
-        case Action.edit | Action.review | Action.sanction:
-            return in_subtree and principal.role in _REVIEW_ROLES
-        case Action.manage:
-            return in_subtree and principal.role is StaffRole.admin
-    return False
+class Grant(StrEnum):
+    """One way a principal reaches records; `reach` gives the set, the record needs one."""
+
+    subtree = "subtree"  # in the principal's jurisdiction (its region code prefix)
+    published = "published"  # approved and public
+    own = "own"  # the principal's own entity (self-service accounts)
 
 
-def _owns(principal: Principal, target: Target) -> bool:
-    return (
-        principal.entity_id is not None
-        and target.entity_id == principal.entity_id
-        and target.entity_kind == principal.entity_kind
-    )
+_NOTHING: frozenset[Grant] = frozenset()
+
+
+def reach(principal: Principal, action: Action) -> frozenset[Grant]:
+    """The rule itself: which records `principal` may do `action` to. `may`, `visible_filter`
+    and the search engine's `visible_query` only translate it."""
+    match principal.kind:
+        case PrincipalKind.staff if principal.is_staff:
+            match action:
+                case Action.read:
+                    return frozenset({Grant.subtree, Grant.published})
+                case Action.read_restricted:
+                    return frozenset({Grant.subtree})
+                case Action.edit | Action.review | Action.sanction:
+                    return (
+                        frozenset({Grant.subtree}) if principal.role in _REVIEW_ROLES else _NOTHING
+                    )
+                case Action.manage:
+                    return (
+                        frozenset({Grant.subtree})
+                        if principal.role is StaffRole.admin
+                        else _NOTHING
+                    )
+        case PrincipalKind.self_service:
+            if action is Action.read:
+                return frozenset({Grant.published, Grant.own})
+            if action in (Action.read_restricted, Action.edit):
+                return frozenset({Grant.own})
+        case PrincipalKind.service:
+            if action is Action.read and principal.has_scope(Scope.read):
+                return frozenset({Grant.published})
+            if action is Action.read_restricted and principal.has_scope(Scope.read_restricted):
+                return frozenset({Grant.published})
+        case PrincipalKind.anonymous:
+            if action is Action.read:
+                return frozenset({Grant.published})
+    return _NOTHING
 
 
 def may(principal: Principal, action: Action, target: Target) -> bool:
-    match principal.kind:
-        case PrincipalKind.staff if principal.is_staff:
-            return _staff_may(principal, action, target)
-        case PrincipalKind.self_service:
-            if action is Action.read:
-                return target.published or _owns(principal, target)
-            if action in (Action.read_restricted, Action.edit):
-                return _owns(principal, target)
-            return False
-        case PrincipalKind.service:
-            if action is Action.read:
-                return target.published and principal.has_scope(Scope.read)
-            if action is Action.read_restricted:
-                return target.published and principal.has_scope(Scope.read_restricted)
-            return False
-        case PrincipalKind.anonymous:
-            return action is Action.read and target.published
-    return False
+    grants = reach(principal, action)
+    if Grant.subtree in grants:
+        assert principal.region_code is not None
+        if region_in_subtree(target.region_code, principal.region_code):
+            return True
+    if Grant.published in grants and target.published:
+        return True
+    return (
+        Grant.own in grants
+        and principal.entity_id is not None
+        and target.entity_id == principal.entity_id
+        and target.entity_kind == principal.entity_kind
+    )
 
 
 def visible_filter(
@@ -109,11 +129,13 @@ def visible_filter(
     The arguments are column expressions of the listed table (`entity_kind` may also be a
     constant when the table holds one kind only).
     """
-    is_published: ColumnElement[bool] = published.is_(True) if published is not None else false()
 
     def in_subtree() -> ColumnElement[bool]:
         assert principal.jurisdiction_prefix is not None
         return region_code.startswith(principal.jurisdiction_prefix, autoescape=True)
+
+    def is_published() -> ColumnElement[bool]:
+        return published.is_(True) if published is not None else false()
 
     def owns() -> ColumnElement[bool]:
         if entity_id is None or principal.entity_id is None:
@@ -125,31 +147,11 @@ def visible_filter(
             kind_match = entity_kind == str(principal.entity_kind)
         return and_(entity_id == principal.entity_id, kind_match)
 
-    match principal.kind:
-        case PrincipalKind.staff if principal.is_staff:
-            match action:
-                case Action.read:
-                    return or_(in_subtree(), is_published)
-                case Action.read_restricted:
-                    return in_subtree()
-                case Action.edit | Action.review | Action.sanction:
-                    return in_subtree() if principal.role in _REVIEW_ROLES else false()
-                case Action.manage:
-                    return in_subtree() if principal.role is StaffRole.admin else false()
-        case PrincipalKind.self_service:
-            if action is Action.read:
-                return or_(is_published, owns())
-            if action in (Action.read_restricted, Action.edit):
-                return owns()
-        case PrincipalKind.service:
-            if action is Action.read and principal.has_scope(Scope.read):
-                return is_published
-            if action is Action.read_restricted and principal.has_scope(Scope.read_restricted):
-                return is_published
-        case PrincipalKind.anonymous:
-            if action is Action.read:
-                return is_published
-    return false()
+    conditions = {Grant.subtree: in_subtree, Grant.published: is_published, Grant.own: owns}
+    grants = [conditions[g]() for g in Grant if g in reach(principal, action)]
+    if not grants:
+        return false()
+    return grants[0] if len(grants) == 1 else or_(*grants)
 
 
 # --- route gates ------------------------------------------------------------------------------

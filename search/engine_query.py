@@ -81,9 +81,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from auth.policy import _REVIEW_ROLES, Action
-from auth.principals import Principal, PrincipalKind
-from models.account import Scope, StaffRole
+from auth.policy import Action, Grant, reach
+from auth.principals import Principal
 from models.organization import RecordKind, Status
 from models.search import SearchDocument
 from registry.codes import catalog_prefix, normalize_catalog_code, region_prefix
@@ -97,13 +96,14 @@ from search.engine import (
     pg_trigrams,
 )
 from search.highlight import ALNUM_RUN, highlight
-from search.postgres import WORD_SIMILARITY_THRESHOLD, PostgresBackend, _catalog_words
+from search.postgres import WORD_SIMILARITY_THRESHOLD, PostgresBackend
 from search.query import (
     Facets,
     Hit,
     SearchQuery,
     SearchResult,
     Suggestion,
+    catalog_words,
     decode_cursor,
     encode_cursor,
 )
@@ -173,9 +173,8 @@ def _any_of(*queries: dict[str, Any]) -> dict[str, Any]:
 
 def visible_query(principal: Principal, action: Action = Action.read) -> dict[str, Any]:
     """Query-DSL twin of `auth.policy.visible_filter` over the index's `region_code`,
-    `published`, `kind` and `record_id`: matches exactly the documents `may` allows
-    (checked by a property test against a real engine)."""
-    published: dict[str, Any] = {"term": {"published": True}}
+    `published`, `kind` and `record_id`: the grants of `auth.policy.reach`, translated, so it
+    matches exactly the documents `may` allows (checked by a property test on a real engine)."""
 
     def in_subtree() -> dict[str, Any]:
         assert principal.jurisdiction_prefix is not None
@@ -193,31 +192,15 @@ def visible_query(principal: Principal, action: Action = Action.read) -> dict[st
             }
         }
 
-    match principal.kind:
-        case PrincipalKind.staff if principal.is_staff:
-            match action:
-                case Action.read:
-                    return _any_of(in_subtree(), published)
-                case Action.read_restricted:
-                    return in_subtree()
-                case Action.edit | Action.review | Action.sanction:
-                    return in_subtree() if principal.role in _REVIEW_ROLES else MATCH_NONE
-                case Action.manage:
-                    return in_subtree() if principal.role is StaffRole.admin else MATCH_NONE
-        case PrincipalKind.self_service:
-            if action is Action.read:
-                return _any_of(published, owns())
-            if action in (Action.read_restricted, Action.edit):
-                return owns()
-        case PrincipalKind.service:
-            if action is Action.read and principal.has_scope(Scope.read):
-                return published
-            if action is Action.read_restricted and principal.has_scope(Scope.read_restricted):
-                return published
-        case PrincipalKind.anonymous:
-            if action is Action.read:
-                return published
-    return MATCH_NONE
+    conditions = {
+        Grant.subtree: in_subtree,
+        Grant.published: lambda: {"term": {"published": True}},
+        Grant.own: owns,
+    }
+    grants = [conditions[g]() for g in Grant if g in reach(principal, action)]
+    if not grants:
+        return MATCH_NONE
+    return grants[0] if len(grants) == 1 else _any_of(*grants)
 
 
 # --- filters ------------------------------------------------------------------------------------
@@ -723,7 +706,7 @@ class EngineBackend:
         after = decode_cursor(query.cursor) if query.cursor else None
         today = self._today(session) if query.eligible is not None else None
         where = filters(query, actor, today)
-        typed, classes = _catalog_words(query.q or "")
+        typed, classes = catalog_words(query.q or "")
         if classes:
             where.append(_any_of(*({"term": {"codes": c}} for c in classes)))
         analysis = query_terms(typed) if typed.strip() else None

@@ -61,18 +61,17 @@ from search.query import (
     SearchQuery,
     SearchResult,
     Suggestion,
+    catalog_words,
     decode_cursor,
     encode_cursor,
 )
-from search.text import CodeKind, QueryAnalysis, fold, query_terms
+from search.text import CodeKind, QueryAnalysis, query_terms
 
 WORD_SIMILARITY_THRESHOLD = 0.5
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN_RE = re.compile(f"[{_HAN}]")
 _ALNUM_RUN = re.compile(rf"[^\W_{_HAN}]+(?:\.\d+[^\W_{_HAN}]*)*")
 _SPACE_NEAR_CJK = re.compile(r" (?=[^\x00-\x7f])|(?<=[^\x00-\x7f]) ")
-# a catalogue code among other words (`A02010000 戴尔`): a filter on the class, not a term
-_CATALOG_TOKEN = re.compile(r"[ABC](?:\d{2}){1,4}")
 _SCORE = Numeric(12, 6)
 
 SD = SearchDocument
@@ -258,25 +257,6 @@ def _filters(query: SearchQuery, actor: Principal) -> list[ColumnElement[bool]]:
     return where
 
 
-def _catalog_words(q: str) -> tuple[str, list[str]]:
-    """`A02010000 戴尔` → (`戴尔`, [`cat:A0201`]): catalogue codes typed among other words
-    restrict the class; a code typed alone stays a code query (identifier tier)."""
-    words = fold(q).split()
-    if len(words) < 2:
-        return q, []
-    classes: list[str] = []
-    rest: list[str] = []
-    for word in words:
-        code = normalize_catalog_code(word) if _CATALOG_TOKEN.fullmatch(word.upper()) else None
-        if code is None:
-            rest.append(word)
-        else:
-            classes.append(documents.CATALOG_CODE + catalog_prefix(code))
-    if not classes or not rest:
-        return q, []
-    return " ".join(rest), classes
-
-
 def _league(region_code: Any) -> Any:
     return func.substr(region_code, 1, 4) + "00"
 
@@ -342,7 +322,7 @@ class PostgresBackend:
         session.execute(_SERIAL)
         filters = _filters(query, actor)
         record = query.eligible is not None
-        typed, classes = _catalog_words(query.q or "")
+        typed, classes = catalog_words(query.q or "")
         if classes:
             filters.append(or_(*(col(SD.codes).contains(cast([c], ARRAY(Text))) for c in classes)))
         analysis = query_terms(typed) if typed.strip() else None

@@ -11,12 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.organization import EnterpriseSize, RecordKind, Status
+from registry.codes import catalog_prefix, normalize_catalog_code
 from registry.errors import BadRequest
+from search.documents import CATALOG_CODE
+from search.text import fold
 
 MAX_QUERY_LENGTH = 100
 MAX_LIMIT = 100
@@ -86,6 +90,31 @@ class Suggestion(BaseModel):
     kind: RecordKind
     name: str
     highlight: str = Field(description="名称,命中部分以 <em>…</em> 标出")
+
+
+# --- query text ---------------------------------------------------------------------------------
+
+# a catalogue code among other words (`A02010000 戴尔`): a filter on the class, not a term
+_CATALOG_TOKEN = re.compile(r"[ABC](?:\d{2}){1,4}")
+
+
+def catalog_words(q: str) -> tuple[str, list[str]]:
+    """`A02010000 戴尔` → (`戴尔`, [`cat:A0201`]): catalogue codes typed among other words
+    restrict the class; a code typed alone stays a code query (identifier tier)."""
+    words = fold(q).split()
+    if len(words) < 2:
+        return q, []
+    classes: list[str] = []
+    rest: list[str] = []
+    for word in words:
+        code = normalize_catalog_code(word) if _CATALOG_TOKEN.fullmatch(word.upper()) else None
+        if code is None:
+            rest.append(word)
+        else:
+            classes.append(CATALOG_CODE + catalog_prefix(code))
+    if not classes or not rest:
+        return q, []
+    return " ".join(rest), classes
 
 
 # --- cursors ------------------------------------------------------------------------------------

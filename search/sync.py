@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session
 
 from search.engine import (
     Deletion,
@@ -116,9 +117,20 @@ def drain_once(db: Engine, client: EngineClient, names: IndexNames, *, batch: in
     return len(rows)
 
 
+def backlog(db: Session | Connection) -> tuple[int, int]:
+    """Outbox rows waiting for the worker, and the oldest one's age in seconds."""
+    count, oldest = db.execute(
+        text(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::int"
+            " FROM search_outbox"
+        )
+    ).one()
+    return int(count), int(oldest)
+
+
 def pending(db: Engine) -> int:
     with db.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM search_outbox")).scalar_one())
+        return backlog(connection)[0]
 
 
 @dataclass

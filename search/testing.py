@@ -30,6 +30,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -357,20 +358,47 @@ def start_opensearch(
     Raises EngineUnavailable without Java/Maven, EngineError (with the log's last lines) when
     the build or the start fails; a node that failed to start is stopped.
     """
-    ok, reason = java_and_maven_available()
+    return _start_node(
+        "opensearch",
+        Path(workdir),
+        available=java_and_maven_available,
+        build=build_engine,
+        options=JVM_OPTIONS,
+        main_class=MAIN_CLASS,
+        timeout=timeout,
+        port=port,
+        parent_pid=parent_pid,
+    )
+
+
+def _start_node(
+    name: str,
+    workdir: Path,
+    *,
+    available: Callable[[], tuple[bool, str]],
+    build: Callable[[], Path],
+    options: tuple[str, ...],
+    main_class: str,
+    timeout: float,
+    port: int,
+    parent_pid: int | None,
+) -> EngineProcess:
+    """Build (once) and start a node of either flavor: home `workdir/<name>`, output
+    `workdir/<name>.log`."""
+    ok, reason = available()
     if not ok:
         raise EngineUnavailable(reason)
-    built = build_engine()  # its own, longer limit: the first build downloads
+    built = build()  # its own, longer limit: the first build downloads
     deadline = time.monotonic() + timeout
-    workdir = Path(workdir).resolve()
-    home = workdir / "opensearch"
+    workdir = workdir.resolve()
+    home = workdir / name
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "opensearch.log"
-    port_file = home / "http.port"
-    port_file.unlink(missing_ok=True)
-
-    command = _java_command(built, home, port, parent_pid or os.getpid())
-    return _launch(command, home, log_path, deadline, own=parent_pid in (None, os.getpid()))
+    (home / "http.port").unlink(missing_ok=True)
+    command = _java_command(
+        built, home, port, parent_pid or os.getpid(), options=options, main_class=main_class
+    )
+    own = parent_pid in (None, os.getpid())
+    return _launch(command, home, workdir / f"{name}.log", deadline, own=own)
 
 
 def _launch(
@@ -488,24 +516,14 @@ def start_elasticsearch(
     plus stand-ins for `GET /` and the `ngram` tokenizer: no scaled_float, painless or _reindex
     (see `search/engine-es/pom.xml`).
     """
-    ok, reason = elasticsearch_available()
-    if not ok:
-        raise EngineUnavailable(reason)
-    built = build_es_engine()  # its own, longer limit: the first build downloads
-    deadline = time.monotonic() + timeout
-    workdir = Path(workdir).resolve()
-    home = workdir / "elasticsearch"
-    (home / "tmp").mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "elasticsearch.log"
-    port_file = home / "http.port"
-    port_file.unlink(missing_ok=True)
-
-    command = _java_command(
-        built,
-        home,
-        port,
-        parent_pid or os.getpid(),
+    return _start_node(
+        "elasticsearch",
+        Path(workdir),
+        available=elasticsearch_available,
+        build=build_es_engine,
         options=ES_JVM_OPTIONS,
         main_class=ES_MAIN_CLASS,
+        timeout=timeout,
+        port=port,
+        parent_pid=parent_pid,
     )
-    return _launch(command, home, log_path, deadline, own=parent_pid in (None, os.getpid()))

@@ -13,6 +13,7 @@ from api.routing import UnitOfWorkRoute
 from auth.policy import PUBLIC
 from registry import migrate
 from registry.errors import ServiceUnavailable
+from search.sync import backlog
 
 router = APIRouter(tags=["运维"], route_class=UnitOfWorkRoute, dependencies=[require(PUBLIC)])
 
@@ -41,18 +42,13 @@ def readyz(session: SessionDep) -> dict[str, str | int]:
             f"数据库结构版本 {current} 不是最新的 {head},请运行 registry db upgrade",
             code="migrations_pending",
         )
-    backlog, oldest = session.execute(
-        text(
-            "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::int"
-            " FROM search_outbox"
-        )
-    ).one()
+    waiting, oldest = backlog(session)
     return {
         "status": "ready",
         "database": "ok",
         "schema": str(current),
-        "search_backlog": int(backlog),
-        "search_backlog_seconds": int(oldest),
+        "search_backlog": waiting,
+        "search_backlog_seconds": oldest,
     }
 
 

@@ -18,6 +18,7 @@ from api.routers import (
     accounts,
     auth,
     catalog,
+    dedup,
     health,
     organizations,
     regions,
@@ -143,6 +144,7 @@ def create_app(
     for router in [*transfer.routers, *organizations.routers]:
         app.include_router(router)
     app.include_router(registry_extras.router)
+    app.include_router(dedup.router)
     app.include_router(search.router)
     return app
 

@@ -9,6 +9,7 @@ from models.catalog import CatalogItem
 from models.change_request import ChangeRequest
 from models.commodity import Offer
 from models.debarment import Debarment
+from models.dedup import DedupCandidate, DedupJudgement, DedupKey, Merge
 from models.event import Event
 from models.idempotency import IdempotencyRecord
 from models.organization import Organization
@@ -22,8 +23,12 @@ __all__ = [
     "CatalogItem",
     "ChangeRequest",
     "Debarment",
+    "DedupCandidate",
+    "DedupJudgement",
+    "DedupKey",
     "Event",
     "IdempotencyRecord",
+    "Merge",
     "Offer",
     "Organization",
     "ReferenceDataLoad",

@@ -81,6 +81,10 @@ class FeedItem(BaseModel):
     data: dict[str, Any] | None = Field(
         default=None, description="事件后记录的公开数据(不含受限字段)"
     )
+    merged_into: str | None = Field(
+        default=None,
+        description="记录已合并(type 为 merged_into)时存续记录的编号:请改用该编号",
+    )
 
 
 class FeedPage(BaseModel):

@@ -55,6 +55,7 @@ class Status(StrEnum):
     expired = "expired"  # 聘期届满(专家)
     dismissed = "dismissed"  # 解聘(专家)
     delisted = "delisted"  # 下架(商品)
+    merged = "merged"  # 已合并(并入另一记录,`merged_into` 指向存续记录)
 
 
 LIVE_STATUSES = tuple(s.value for s in Status if s is not Status.cancelled)
@@ -68,7 +69,7 @@ class Organization(SQLModel, table=True):
         ),
         CheckConstraint(
             "status IN ('draft', 'submitted', 'returned', 'active', 'suspended', 'cancelled',"
-            " 'expired', 'dismissed', 'delisted')",
+            " 'expired', 'dismissed', 'delisted', 'merged')",
             name="status",
         ),
         # organizations are keyed by their code, experts and commodities by `natural_key`
@@ -144,6 +145,11 @@ class Organization(SQLModel, table=True):
         default=None, sa_column=Column(Numeric(14, 2), nullable=True)
     )  # commodities: reference price
     data: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
+    # a merged record's tombstone points at the record that absorbed it (`status = 'merged'`)
+    merged_into: str | None = SQLField(
+        default=None,
+        sa_column=Column(String(24), ForeignKey("organizations.id"), nullable=True),
+    )
     version: int = SQLField(default=1)
     owner_account_id: str | None = SQLField(default=None, max_length=64)
     submitted_at: datetime | None = None
@@ -397,6 +403,15 @@ ORGANIZATION_DATA_MODELS: dict[RecordKind, type[OrganizationData]] = {
 # --- API shapes -------------------------------------------------------------------------------
 
 
+class PossibleDuplicate(BaseModel):
+    id: str = Field(description="疑似重复的记录编号")
+    name: str = Field(description="名称")
+    score: float = Field(description="相似度(0–1)")
+    evidence: str = Field(
+        description="逐字段依据,如“name after suffix normalization 0.93, address 0.71”"
+    )
+
+
 class OrganizationOut(BaseModel):
     id: str = Field(description="编号(不透明、稳定、永不复用)")
     kind: RecordKind
@@ -410,6 +425,14 @@ class OrganizationOut(BaseModel):
     restricted_visible: bool = Field(description="受限字段是否以明文返回")
     pending_change_request: str | None = Field(default=None, description="待审核的变更申请编号")
     warnings: list[str] = Field(default_factory=list, description="提示(不影响保存)")
+    possible_duplicates: list[PossibleDuplicate] = Field(
+        default_factory=list,
+        description="登记或修改时发现的疑似重复记录(已进入查重审核队列;仅审核人员可见)",
+    )
+    resolved_from: str | None = Field(
+        default=None,
+        description="所查编号或代码属于已合并的记录时,为所查记录的编号;返回的是存续记录",
+    )
     submitted_at: datetime | None = None
     approved_at: datetime | None = None
     created_at: datetime | None = None
@@ -448,3 +471,7 @@ class BatchLookup(BaseModel):
 class BatchResult(BaseModel):
     found: dict[str, OrganizationOut] = Field(description="按请求的编号或代码给出的记录")
     missing: list[str] = Field(description="未找到(或无权查看)的编号或代码")
+    merged: dict[str, str] = Field(
+        default_factory=dict,
+        description="所查键属于已合并的记录时:所查的键 → 存续记录的编号(found 中给出的是存续记录)",
+    )

@@ -136,6 +136,7 @@ def feed_page(
                 status=snap.get("status"),
                 version=snap.get("version"),
                 data=masked(RecordKind(event.entity_kind), snap["data"]) if published else None,
+                merged_into=snap.get("merged_into"),
             )
         )
     next_cursor = items[-1].cursor if items else (after or encode_feed_cursor(0, 0))

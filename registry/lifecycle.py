@@ -146,6 +146,7 @@ STATUS_LABELS = {
     Status.expired: "聘期届满",
     Status.dismissed: "已解聘",
     Status.delisted: "已下架",
+    Status.merged: "已合并",
 }
 _ACTIVE_LABELS = {RecordKind.expert: "在聘", RecordKind.commodity: "已上架"}
 

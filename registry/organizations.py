@@ -29,11 +29,12 @@ from models.organization import (
     EnterpriseSize,
     Organization,
     OrganizationOut,
+    PossibleDuplicate,
     RecordKind,
     Status,
 )
 from models.specialty import Specialty
-from registry import events, lifecycle, personal
+from registry import dedup, events, lifecycle, personal
 from registry.catalog import parse_code
 from registry.codes import catalog_prefix, region_in_subtree, region_prefix
 from registry.commodity_specs import load_spec_table
@@ -147,6 +148,8 @@ class OrgRow:
     debarred: bool
     pending_change_request: str | None
     warnings: list[str] = field(default_factory=list)
+    possible_duplicates: list[dedup.Found] = field(default_factory=list)
+    resolved_from: str | None = None  # the merged record that was asked for
 
 
 def _rows(kind: RecordKind) -> Any:
@@ -173,6 +176,12 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
         restricted_visible=clear,
         pending_change_request=row.pending_change_request,
         warnings=row.warnings,
+        possible_duplicates=[
+            PossibleDuplicate.model_construct(**vars(found)) for found in row.possible_duplicates
+        ]
+        if may(actor, Action.review, target(org))
+        else [],
+        resolved_from=row.resolved_from,
         submitted_at=org.submitted_at,
         approved_at=org.approved_at,
         created_at=org.created_at,
@@ -349,6 +358,7 @@ def _snapshot(org: Organization) -> dict[str, Any]:
         "version": org.version,
         "approved": org.approved_at is not None,
         "data": org.data,
+        **({"merged_into": org.merged_into} if org.merged_into else {}),
     }
 
 
@@ -360,7 +370,9 @@ def record_event(
     *,
     changes: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> None:
+) -> list[dedup.Found]:
+    """Append the event, and keep what is derived from the record in the same transaction: its
+    search document and its dedup keys (returning the near-duplicates a change revealed)."""
     events.record(
         session,
         entity_kind=org.kind,
@@ -373,6 +385,7 @@ def record_event(
     )
     # the search document (and its outbox row) changes in the same transaction as the record
     search_documents.refresh(session, org)
+    return dedup.on_write(session, org, type)
 
 
 def _already_registered(session: Session, kind: RecordKind, data: dict[str, Any]) -> Conflict:
@@ -442,9 +455,21 @@ def register(
             session.add(org)
     except IntegrityError as exc:
         raise _already_registered(session, kind, data) from exc
-    record_event(session, org, "created", actor)
+    found = record_event(session, org, "created", actor)
     session.refresh(org)
-    return OrgRow(org, debarred=False, pending_change_request=None, warnings=region_warnings(data))
+    return OrgRow(
+        org,
+        debarred=False,
+        pending_change_request=None,
+        warnings=region_warnings(data) + _duplicate_warning(found),
+        possible_duplicates=found,
+    )
+
+
+def _duplicate_warning(found: list[dedup.Found]) -> list[str]:
+    if not found:
+        return []
+    return ["与已登记的记录疑似重复,已提交审核人员核实(如系同一主体,无需重复登记)"]
 
 
 def lock_visible(
@@ -460,6 +485,12 @@ def lock_visible(
     org = session.exec(query.with_for_update()).first()
     if org is None:
         raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
+    if org.status == Status.merged.value:  # a tombstone only resolves; unmerge has its own path
+        raise Conflict(
+            f"{KIND_LABEL[kind]} {org_id} 已合并到 {org.merged_into},请对存续记录操作",
+            code="merged",
+            merged_into=org.merged_into,
+        )
     return org
 
 
@@ -519,10 +550,13 @@ def edit(
     changed = events.diff(org.data, sealed)
     warnings = region_warnings(data) if "uscc" in changed or "region_code" in changed else []
     if status in lifecycle.DIRECTLY_EDITABLE:
+        found: list[dedup.Found] = []
         if changed:
             _apply(session, org, data, kind)
-            record_event(session, org, "updated", actor, changes=changed)
-        return _row(session, org, warnings)
+            found = record_event(session, org, "updated", actor, changes=changed)
+        row = _row(session, org, warnings + _duplicate_warning(found))
+        row.possible_duplicates = found
+        return row
 
     unreviewed = DATA_MODELS[kind].UNREVIEWED
     immediate = {k: data[k] for k in changed if k in unreviewed}
@@ -533,6 +567,21 @@ def edit(
     if reviewed or pending:
         _upsert_change_request(session, org, pending, reviewed, actor)
     return _row(session, org, warnings)
+
+
+def validate_data(session: Session, kind: RecordKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """The kind's whole validation of a (plain) document, as registration and edits run it."""
+    return _validate(session, kind, payload)
+
+
+def apply_data(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
+    """Make a validated plain document the version in force (sealed, projected, version +1)."""
+    _apply(session, org, data, kind)
+
+
+def reread(session: Session, org: Organization) -> OrgRow:
+    """The record's row as reads answer it, after a write in this transaction."""
+    return _row(session, org)
 
 
 def _pending(session: Session, org_id: str) -> ChangeRequest | None:
@@ -756,19 +805,41 @@ def _readable(actor: Principal, org: Organization) -> bool:
     return may(actor, Action.read, target(org))
 
 
+MAX_MERGE_CHAIN = 20  # a tombstone points at a survivor that may itself have been merged since
+
+
+def _resolve(session: Session, kind: RecordKind, result: Any) -> OrgRow | None:
+    """The row of a found record; for a merged record's tombstone, the row of the record it
+    was merged into (following later merges), marked with the id that was asked for."""
+    org = result[0]
+    if org.status != Status.merged.value:
+        return OrgRow(org, bool(result[1]), result[2])
+    asked = org.id
+    for _ in range(MAX_MERGE_CHAIN):
+        result = session.execute(_BY_ID[kind], {"key": org.merged_into}).first()
+        if result is None:
+            return None
+        org = result[0]
+        if org.status != Status.merged.value:
+            return OrgRow(org, bool(result[1]), result[2], resolved_from=asked)
+    return None
+
+
 def get(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) -> OrgRow:
     result = session.execute(_BY_ID[kind], {"key": org_id}).first()
-    if result is None or not _readable(actor, result[0]):
+    row = _resolve(session, kind, result) if result is not None else None
+    if row is None or not _readable(actor, row.org):
         raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
-    return OrgRow(result[0], bool(result[1]), result[2])
+    return row
 
 
 def by_uscc(session: Session, *, kind: RecordKind, uscc: str, actor: Principal) -> OrgRow:
     code = identifier_or_422(validate_uscc, uscc, field="uscc", code="invalid_uscc")
     result = session.execute(_BY_USCC[kind], {"key": code}).first()
-    if result is None or not _readable(actor, result[0]):
+    row = _resolve(session, kind, result) if result is not None else None
+    if row is None or not _readable(actor, row.org):
         raise NotFound(f"统一社会信用代码为 {code} 的{KIND_LABEL[kind]}不存在", code="not_found")
-    return OrgRow(result[0], bool(result[1]), result[2])
+    return row
 
 
 def by_id_number(session: Session, *, id_number: str, actor: Principal) -> OrgRow:
@@ -779,9 +850,10 @@ def by_id_number(session: Session, *, id_number: str, actor: Principal) -> OrgRo
     )
     key = personal.blind_index(RecordKind.expert, "id_number", number)
     result = session.execute(_BY_NATURAL_KEY[RecordKind.expert], {"key": key}).first()
-    if result is None or not may(actor, Action.read_restricted, target(result[0])):
+    row = _resolve(session, RecordKind.expert, result) if result is not None else None
+    if row is None or not may(actor, Action.read_restricted, target(row.org)):
         raise NotFound("没有持该身份证号码的评审专家(或您无权按身份证号码查询)", code="not_found")
-    return OrgRow(result[0], bool(result[1]), result[2])
+    return row
 
 
 def by_commodity_key(
@@ -794,9 +866,10 @@ def by_commodity_key(
     except ValueError as exc:
         raise Unprocessable(str(exc), code="invalid_commodity_key") from exc
     result = session.execute(_BY_NATURAL_KEY[RecordKind.commodity], {"key": key}).first()
-    if result is None or not _readable(actor, result[0]):
+    row = _resolve(session, RecordKind.commodity, result) if result is not None else None
+    if row is None or not _readable(actor, row.org):
         raise NotFound(f"品目 {code} 下没有品牌“{brand}”型号“{model}”的商品", code="not_found")
-    return OrgRow(result[0], bool(result[1]), result[2])
+    return row
 
 
 def batch(
@@ -833,17 +906,20 @@ def batch(
     result = session.execute(_BATCH[kind], {"ids": list(ids), "codes": list(codes)}).all()
     found: dict[str, OrgRow] = {}
     wanted_ids = set(ids)
-    for org, debarred, pending in result:
-        if not _readable(actor, org):
+    for found_row in result:
+        org = found_row[0]  # the record asked for (maybe a merged record's tombstone)
+        resolved = _resolve(session, kind, found_row)
+        if resolved is None or not _readable(actor, resolved.org):
             continue
-        row = OrgRow(org, bool(debarred), pending)
         if org.id in wanted_ids:
-            found[org.id] = row
+            found[org.id] = resolved
         key = org.uscc if kind in ORGANIZATION_KINDS else org.natural_key
         if key in codes and org.status != Status.cancelled.value:
-            if key in restricted_keys and not may(actor, Action.read_restricted, target(org)):
+            if key in restricted_keys and not may(
+                actor, Action.read_restricted, target(resolved.org)
+            ):
                 continue
-            found[codes[key]] = row
+            found[codes[key]] = resolved
     asked = [*ids, *usccs, *id_numbers]
     return found, [key for key in dict.fromkeys(asked) if key not in found]
 
@@ -887,6 +963,8 @@ def list_orgs(
         query = query.where(col(Organization.region_code).startswith(region_prefix(filters.within)))
     if filters.status:
         query = query.where(col(Organization.status).in_([s.value for s in filters.status]))
+    else:  # merged records' tombstones only when asked for by status
+        query = query.where(col(Organization.status) != Status.merged.value)
     if filters.size:
         query = query.where(col(Organization.size).in_([s.value for s in filters.size]))
     if filters.scope:

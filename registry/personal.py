@@ -93,6 +93,11 @@ def blind_index(kind: RecordKind, field: str, value: str) -> str:
     return crypto.cipher().blind_index(value, context=_context(kind, field))
 
 
+def keyed_hash(context: str, value: str) -> str:
+    """A keyed hash of derived personal data (128 bits, hex): equal values, equal hashes."""
+    return crypto.cipher().blind_index(value, context=context)[:32]
+
+
 def reencrypt_records(session: Session) -> tuple[int, int]:
     """Every record of a kind with encrypted fields, and its pending change request, under the
     current key (after a rotation). Returns (records changed, records read)."""

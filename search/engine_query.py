@@ -229,7 +229,11 @@ def eligible_query(today: date) -> dict[str, Any]:
 def filters(query: SearchQuery, actor: Principal, today: date | None) -> list[dict[str, Any]]:
     """The filter clauses of a search (the PostgreSQL backend's `_filters`). `today` is needed
     (only) when `query.eligible` is set."""
-    out: list[dict[str, Any]] = [visible_query(actor, Action.read)]
+    out: list[dict[str, Any]] = [
+        visible_query(actor, Action.read),
+        # merged records' tombstones keep resolving by id and key, but are not searchable
+        {"bool": {"must_not": [{"term": {"status": Status.merged.value}}]}},
+    ]
     if query.kinds:
         out.append({"terms": {"kind": [k.value for k in query.kinds]}})
     if query.within:
@@ -852,7 +856,8 @@ class EngineBackend:
         required = required_items(a, ("a",))
         if required:
             tiers.append(constant({"bool": {"filter": [r.query() for r in required]}}, 10))
-        live = {"bool": {"must_not": [{"term": {"status": Status.cancelled.value}}]}}
+        gone = [Status.cancelled.value, Status.merged.value]
+        live = {"bool": {"must_not": [{"terms": {"status": gone}}]}}
         body = {
             "query": {
                 "bool": {

@@ -232,7 +232,8 @@ def _filters(query: SearchQuery, actor: Principal) -> list[ColumnElement[bool]]:
             published=col(SD.published),
             entity_kind=col(SD.kind),
             entity_id=col(SD.record_id),
-        )
+        ),
+        col(SD.status) != Status.merged.value,  # tombstones keep resolving, not searchable
     ]
     if query.kinds:
         where.append(col(SD.kind).in_([k.value for k in query.kinds]))

@@ -1106,7 +1106,7 @@ def test_batch_by_ids_names_the_missing(client, auth_header):
     # a supplier id is not a commodity
     sup = approved_supplier(client, auth_header)
     other_kind = client.post("/v1/commodities/batch", json={"ids": [sup["id"]]}).json()
-    assert other_kind == {"found": {}, "missing": [sup["id"]]}
+    assert other_kind == {"found": {}, "missing": [sup["id"]], "merged": {}}
 
 
 # --- register once, under concurrency ---------------------------------------------------------

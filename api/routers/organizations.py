@@ -206,7 +206,10 @@ def _answer(session: Session, out: OrganizationOut) -> Response:
     """
     body = out.model_dump_json()
     session.close()
-    return Response(body, media_type="application/json", headers={"ETag": etag_for(out.version)})
+    headers = {"ETag": etag_for(out.version)}
+    if out.resolved_from:  # a merged record's id or key: the answer is the survivor
+        headers["Content-Location"] = f"/v1/{PLURAL[out.kind]}/{out.id}"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def build_router(kind: RecordKind) -> APIRouter:
@@ -301,7 +304,11 @@ def build_router(kind: RecordKind) -> APIRouter:
             id_numbers=body.id_numbers,
             actor=actor,
         )
-        result = BatchResult(found={k: _out(r, actor) for k, r in found.items()}, missing=missing)
+        result = BatchResult(
+            found={k: _out(r, actor) for k, r in found.items()},
+            missing=missing,
+            merged={k: r.org.id for k, r in found.items() if r.resolved_from},
+        )
         # built from validated models already: serialize once instead of FastAPI re-validating
         # up to 1,000 records against the response model
         return Response(result.model_dump_json(), media_type="application/json")

@@ -1,0 +1,461 @@
+"""Dedup: blocking keys, candidate pairs, the review queue and the judgement log (issue 6).
+
+Every write of a record keeps its blocking keys (`dedup_keys`) and, when the fields a matcher
+reads may have changed (`REMATCH_EVENTS`), compares the record with the records sharing a key:
+pairs at or above the kind's review threshold become candidates, with the evidence per field.
+That is the incremental half of dedup; `registry dedup scan` is the batch half and writes
+through the same `store_candidates`.
+
+A reviewer's decisions are judgements appended to `dedup_judgements`; a pair's state is its
+latest judgement and clusters are the connected components of the positive pairs
+(`clusters`, a pure function of the log). A pair judged "not the same" is never written as a
+candidate again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from auth.policy import Action, Target, may, reach
+from auth.principals import Principal
+from models.dedup import Judgement
+from models.organization import Organization, RecordKind, Status
+from registry import matching, personal
+from registry.codes import region_prefix
+from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+# events after which a record's matched fields may differ from what its keys were made of
+REMATCH_EVENTS = frozenset({"created", "updated", "change_approved", "merged", "unmerged"})
+# records that are never candidates: gone for good or absorbed by another record
+DEAD_STATUSES = (Status.cancelled.value, Status.merged.value)
+# a new record is compared with at most this many records sharing a key (the most similar
+# keys first would need a score; the cap only bounds a write's cost on an oversized block)
+MAX_NEIGHBOURS = 500
+
+
+def ordered(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def plain_record(kind: str, record_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a matcher reads: the record's data with personal values in clear, and its id."""
+    return {**personal.unseal(RecordKind(kind), dict(data)), "id": record_id}
+
+
+# --- candidates -------------------------------------------------------------------------------
+
+_LATEST = """
+    SELECT DISTINCT ON (left_id, right_id) left_id, right_id, judgement
+    FROM dedup_judgements
+"""
+
+_STORE = text(
+    """
+    INSERT INTO dedup_candidates
+        (kind, left_id, right_id, score, evidence, vetoed, matcher_version, source)
+    SELECT CAST(:kind AS varchar), CAST(:left_id AS varchar), CAST(:right_id AS varchar),
+           :score, CAST(:evidence AS jsonb), CAST(:vetoed AS varchar), :version,
+           CAST(:source AS varchar)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM (
+            SELECT judgement FROM dedup_judgements
+            WHERE left_id = :left_id AND right_id = :right_id ORDER BY seq DESC LIMIT 1
+        ) latest WHERE latest.judgement = 'negative'
+    )
+    ON CONFLICT (left_id, right_id) DO UPDATE SET
+        score = EXCLUDED.score, evidence = EXCLUDED.evidence, vetoed = EXCLUDED.vetoed,
+        matcher_version = EXCLUDED.matcher_version, scored_at = now()
+    RETURNING id
+    """
+)
+
+
+def store_candidates(
+    db: Session | Connection,
+    kind: str,
+    pairs: Iterable[tuple[str, str, matching.Match]],
+    *,
+    source: str,
+    matcher_version: int,
+) -> int:
+    """Write (or re-score) candidate pairs; pairs judged "not the same" are skipped. Returns
+    the number written."""
+    import orjson
+
+    written = 0
+    for a, b, match in pairs:
+        left, right = ordered(a, b)
+        row = db.execute(
+            _STORE,
+            {
+                "kind": kind,
+                "left_id": left,
+                "right_id": right,
+                "score": match.score,
+                "evidence": orjson.dumps(match.evidence_json()).decode(),
+                "vetoed": match.vetoed,
+                "version": matcher_version,
+                "source": source,
+            },
+        ).first()
+        written += row is not None
+    return written
+
+
+# --- keys and the incremental match -----------------------------------------------------------
+
+_NEIGHBOURS = text(
+    """
+    SELECT o.id, o.data FROM organizations o
+    WHERE o.id IN (
+        SELECT DISTINCT k.record_id FROM dedup_keys k
+        WHERE k.kind = :kind AND k.key = ANY(:keys) AND k.record_id <> :id
+        LIMIT :limit
+    ) AND o.status NOT IN ('cancelled', 'merged')
+    """
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A near-duplicate of a record, as its registration answer shows it."""
+
+    id: str
+    name: str
+    score: float
+    evidence: str
+
+
+def stored_key(key: str) -> str:
+    """A blocking key as `dedup_keys` holds it: a keyed hash. Keys are only ever compared for
+    equality, and some are made of personal data (an expert's ID number, phone, birth date),
+    which must not sit in the database in clear."""
+    return personal.keyed_hash("dedup.key", key)
+
+
+def _replace_keys(db: Session, org: Organization, keys: Iterable[str]) -> None:
+    db.execute(text("DELETE FROM dedup_keys WHERE record_id = :id"), {"id": org.id})
+    rows = [{"id": org.id, "key": key, "kind": org.kind} for key in sorted(set(keys))]
+    if rows:
+        db.execute(
+            text("INSERT INTO dedup_keys (record_id, key, kind) VALUES (:id, :key, :kind)"), rows
+        )
+
+
+def on_write(session: Session, org: Organization, event_type: str) -> list[Found]:
+    """Keep the record's blocking keys and, after a change of its matched fields, compare it
+    with the records sharing a key (called by `record_event` in the writing transaction)."""
+    if org.status in DEAD_STATUSES:
+        session.execute(text("DELETE FROM dedup_keys WHERE record_id = :id"), {"id": org.id})
+        return []
+    if event_type not in REMATCH_EVENTS:
+        return []
+    matcher = matching.matcher_for(org.kind)
+    record = plain_record(org.kind, org.id, org.data)
+    keys = {stored_key(k) for k in matcher.blocking_keys(record)}
+    _replace_keys(session, org, keys)
+    if not keys:
+        return []
+    neighbours = session.execute(
+        _NEIGHBOURS,
+        {"kind": org.kind, "keys": sorted(keys), "id": org.id, "limit": MAX_NEIGHBOURS},
+    ).all()
+    found: list[tuple[str, str, matching.Match]] = []
+    names: dict[str, str] = {}
+    for other_id, data in neighbours:
+        match = matcher.compare(record, plain_record(org.kind, other_id, data))
+        if match.for_review:
+            found.append((org.id, other_id, match))
+            names[other_id] = data.get("name", "")
+    source = "registration" if event_type == "created" else "edit"
+    store_candidates(session, org.kind, found, source=source, matcher_version=matcher.version)
+    if found:
+        structlog.get_logger().info("dedup.flagged", record=org.id, candidates=len(found))
+    found.sort(key=lambda f: -f[2].score)
+    return [Found(b, names[b], m.score, m.explain()) for _, b, m in found]
+
+
+# --- judgements and clusters ------------------------------------------------------------------
+
+DECISIONS = {
+    "same": Judgement.positive,
+    "not_same": Judgement.negative,
+    "unsure": Judgement.unsure,
+    "retract": Judgement.no_judgement,
+}
+
+
+def latest_judgement(db: Session | Connection, a: str, b: str) -> Judgement | None:
+    left, right = ordered(a, b)
+    value = db.execute(
+        text(
+            "SELECT judgement FROM dedup_judgements WHERE left_id = :l AND right_id = :r"
+            " ORDER BY seq DESC LIMIT 1"
+        ),
+        {"l": left, "r": right},
+    ).scalar()
+    return Judgement(value) if value else None
+
+
+def append_judgement(
+    session: Session,
+    a: str,
+    b: str,
+    judgement: Judgement,
+    actor: Principal | None,
+    *,
+    reason: str | None = None,
+) -> None:
+    left, right = ordered(a, b)
+    session.execute(
+        text(
+            "INSERT INTO dedup_judgements"
+            " (left_id, right_id, judgement, actor, actor_name, reason, request_id)"
+            " VALUES (:l, :r, :j, :actor, :name, :reason, :request_id)"
+        ),
+        {
+            "l": left,
+            "r": right,
+            "j": judgement.value,
+            "actor": actor.subject if actor else "operator",
+            "name": (actor.name if actor else "命令行操作员")[:100],
+            "reason": reason,
+            "request_id": structlog.contextvars.get_contextvars().get("request_id"),
+        },
+    )
+
+
+def clusters(judgements: Iterable[tuple[str, str, Judgement]]) -> list[set[str]]:
+    """The clusters a judgement log says: connected components of the pairs whose latest
+    judgement is positive (the log is given in order; later entries overrule earlier ones).
+    A pure function of the log, so the state can always be derived again."""
+    latest: dict[tuple[str, str], Judgement] = {}
+    for a, b, judgement in judgements:
+        latest[ordered(a, b)] = judgement
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for (a, b), judgement in latest.items():
+        if judgement is Judgement.positive:
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, set[str]] = {}
+    for x in list(parent):
+        groups.setdefault(root(x), set()).add(x)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: min(g))
+
+
+def cluster_of(session: Session, record_id: str) -> set[str]:
+    """The records judged the same as `record_id`, directly or through others."""
+    seen, frontier = {record_id}, {record_id}
+    log: list[tuple[str, str, Judgement]] = []
+    while frontier:
+        rows = session.execute(
+            text(
+                "SELECT left_id, right_id, judgement FROM dedup_judgements"
+                " WHERE left_id = ANY(:ids) OR right_id = ANY(:ids) ORDER BY seq"
+            ),
+            {"ids": sorted(frontier)},
+        ).all()
+        log.extend((a, b, Judgement(j)) for a, b, j in rows)
+        component = next((c for c in clusters(log) if record_id in c), {record_id})
+        frontier = component - seen
+        seen |= component
+    return next((c for c in clusters(log) if record_id in c), {record_id})
+
+
+# --- the review queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    id: str
+    name: str
+    region_code: str
+    status: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    kind: str
+    score: float
+    evidence: list[dict[str, Any]]
+    vetoed: str | None
+    source: str
+    found_at: datetime
+    judgement: Judgement | None
+    left: Side
+    right: Side
+
+
+_QUEUE = """
+    SELECT c.id, c.kind, c.score, c.evidence, c.vetoed, c.source, c.found_at, j.judgement,
+           l.id, l.name, l.region_code, l.status, l.kind,
+           r.id, r.name, r.region_code, r.status, r.kind
+    FROM dedup_candidates c
+    JOIN organizations l ON l.id = c.left_id
+    JOIN organizations r ON r.id = c.right_id
+    LEFT JOIN LATERAL (
+        SELECT judgement FROM dedup_judgements
+        WHERE left_id = c.left_id AND right_id = c.right_id ORDER BY seq DESC LIMIT 1
+    ) j ON true
+"""
+
+STATES = {
+    # undecided pairs of live records: what a reviewer works through
+    "open": "(j.judgement IS NULL OR j.judgement IN ('no_judgement', 'unsure'))"
+    " AND l.status NOT IN ('cancelled', 'merged') AND r.status NOT IN ('cancelled', 'merged')",
+    "unsure": "j.judgement = 'unsure'",
+    "same": "j.judgement = 'positive'",
+    "not_same": "j.judgement = 'negative'",
+    "all": "true",
+}
+
+
+def _candidate(row: Any) -> Candidate:
+    return Candidate(
+        id=row[0],
+        kind=row[1],
+        score=row[2],
+        evidence=row[3],
+        vetoed=row[4],
+        source=row[5],
+        found_at=row[6],
+        judgement=Judgement(row[7]) if row[7] else None,
+        left=Side(*row[8:13]),
+        right=Side(*row[13:18]),
+    )
+
+
+def _in_reach(actor: Principal) -> tuple[str, dict[str, Any]]:
+    """Pairs with at least one record in the reviewer's jurisdiction."""
+    if not reach(actor, Action.review):
+        raise Forbidden("只有审核人员可以处理疑似重复", code="forbidden")
+    prefix = actor.jurisdiction_prefix or ""
+    return "(l.region_code LIKE :prefix OR r.region_code LIKE :prefix)", {"prefix": prefix + "%"}
+
+
+def list_candidates(
+    session: Session,
+    *,
+    actor: Principal,
+    kind: str | None = None,
+    state: str = "open",
+    record_id: str | None = None,
+    within: str | None = None,
+    min_score: float | None = None,
+    limit: int = 50,
+    after: tuple[float, int] | None = None,
+) -> list[Candidate]:
+    """The queue in the reviewer's jurisdiction, best score first (`after`: the last
+    (score, id) of the previous page)."""
+    where, params = _in_reach(actor)
+    clauses = [where, STATES[state]]
+    if kind:
+        clauses.append("c.kind = :kind")
+        params["kind"] = kind
+    if record_id:
+        clauses.append("(c.left_id = :record OR c.right_id = :record)")
+        params["record"] = record_id
+    if within:
+        clauses.append("(l.region_code LIKE :within OR r.region_code LIKE :within)")
+        params["within"] = region_prefix(within) + "%"
+    if min_score is not None:
+        clauses.append("c.score >= :min_score")
+        params["min_score"] = min_score
+    if after is not None:
+        clauses.append("(c.score < :after_score OR (c.score = :after_score AND c.id > :after_id))")
+        params["after_score"], params["after_id"] = after
+    sql = f"{_QUEUE} WHERE {' AND '.join(clauses)} ORDER BY c.score DESC, c.id LIMIT :limit"
+    params["limit"] = limit
+    return [_candidate(r) for r in session.execute(text(sql), params).all()]
+
+
+def get_candidate(session: Session, *, candidate_id: int, actor: Principal) -> Candidate:
+    where, params = _in_reach(actor)
+    row = session.execute(
+        text(f"{_QUEUE} WHERE c.id = :cid AND {where}"), {**params, "cid": candidate_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"疑似重复 {candidate_id} 不存在", code="not_found")
+    return _candidate(row)
+
+
+def judgement_log(session: Session, a: str, b: str) -> list[dict[str, Any]]:
+    left, right = ordered(a, b)
+    rows = session.execute(
+        text(
+            "SELECT seq, judgement, actor_name, reason, at FROM dedup_judgements"
+            " WHERE left_id = :l AND right_id = :r ORDER BY seq"
+        ),
+        {"l": left, "r": right},
+    ).all()
+    return [
+        {"seq": s, "judgement": j, "actor_name": n, "reason": reason, "at": at}
+        for s, j, n, reason, at in rows
+    ]
+
+
+def may_judge(actor: Principal, *sides: Side | Organization) -> bool:
+    """A reviewer may judge a pair when one of its records is in the reviewer's jurisdiction."""
+    return any(may(actor, Action.review, Target(region_code=s.region_code)) for s in sides)
+
+
+def judge(
+    session: Session,
+    *,
+    candidate_id: int,
+    decision: str,
+    reason: str | None,
+    actor: Principal,
+) -> Candidate:
+    """Append the reviewer's decision on a candidate pair to the judgement log."""
+    candidate = get_candidate(session, candidate_id=candidate_id, actor=actor)
+    judgement = DECISIONS.get(decision)
+    if judgement is None:
+        raise Unprocessable(
+            "判断应为 same(同一主体)、not_same(不是同一主体)、unsure(无法确定)或 retract(撤回)",
+            code="invalid_decision",
+        )
+    if not may_judge(actor, candidate.left, candidate.right):
+        raise Forbidden("这对记录都不在您的管辖范围内", code="outside_jurisdiction")
+    if judgement is Judgement.negative and not reason:
+        raise Unprocessable("判断“不是同一主体”时请说明理由", code="reason_required")
+    merged = {Status.merged.value}
+    if judgement is not Judgement.positive and {candidate.left.status, candidate.right.status} & (
+        merged
+    ):
+        raise Conflict("这对记录已合并;如合并有误,请撤销合并", code="already_merged")
+    append_judgement(
+        session, candidate.left.id, candidate.right.id, judgement, actor, reason=reason
+    )
+    return get_candidate(session, candidate_id=candidate_id, actor=actor)
+
+
+def decided_pairs(db: Session | Connection, ids: Sequence[str]) -> dict[tuple[str, str], str]:
+    """Latest judgements of the pairs touching `ids` (for scans that skip negatives)."""
+    rows = db.execute(
+        text(
+            f"{_LATEST} WHERE left_id = ANY(:ids) OR right_id = ANY(:ids)"
+            " ORDER BY left_id, right_id, seq DESC"
+        ),
+        {"ids": list(ids)},
+    ).all()
+    return {(a, b): j for a, b, j in rows}

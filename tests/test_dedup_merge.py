@@ -1,0 +1,319 @@
+"""Dedup through the API: flagged at registration, reviewed in the queue, merged, undone.
+
+A near-duplicate registered later is flagged with its evidence and queued for the bureaus whose
+jurisdiction holds one of the pair; a reviewer's judgements are an append-only log; a merge keeps
+the loser resolving (by id, by code, in batches) and moves its references; an unmerge restores
+it; a county reviewer cannot merge across counties.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from models.account import StaffRole
+from registry.identifiers import make_uscc
+from tests import orgdata
+from tests.conftest import assert_problem, service, staff
+
+XINCHENG, SAIHAN, HOHHOT, REGION = "150102", "150105", "150100", "150000"
+ROOT = staff(REGION, StaffRole.reviewer, subject="root-reviewer")
+_bodies = itertools.count(1)
+
+DEBARMENT = {
+    "authority": "呼和浩特市财政局",
+    "legal_basis": "《中华人民共和国政府采购法》第七十七条",
+    "reason": "提供虚假材料谋取中标",
+    "starts_on": "2026-01-01",
+    "ends_on": "2027-12-31",
+}
+
+
+def mengcao_pair(
+    first_region: str = XINCHENG, second_region: str = XINCHENG
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The issue's example: one company under two names, registered twice. The two credit codes
+    share the organization-code segment (a legacy conversion), so the pair is not vetoed."""
+    body = f"MC{next(_bodies):06d}"
+    first = orgdata.supplier(
+        first_region,
+        uscc=make_uscc("91", first_region, body),
+        name="内蒙古蒙草生态环境(集团)股份有限公司",
+        address="呼和浩特市赛罕区昭乌达路 216 号",
+    )
+    second = orgdata.supplier(
+        second_region,
+        uscc=make_uscc("91" if second_region != first_region else "92", second_region, body),
+        name="蒙草生态环境集团股份有限公司",
+        address="呼和浩特市赛罕区昭乌达路216号",
+    )
+    return first, second
+
+
+def register(client, auth_header, body: dict[str, Any], *, approve: bool = True) -> dict[str, Any]:
+    h = auth_header(ROOT)
+    r = client.post("/v1/suppliers", json=body, headers=h)
+    assert r.status_code == 201, r.text
+    org = r.json()
+    for move in ["submit", "approve"] if approve else []:
+        r = client.post(f"/v1/suppliers/{org['id']}/{move}", headers=h)
+        assert r.status_code == 200, r.text
+    return org
+
+
+def queue(client, auth_header, who=ROOT, **params: Any) -> list[dict[str, Any]]:
+    r = client.get("/v1/dedup/candidates", params=params, headers=auth_header(who))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def test_a_near_duplicate_is_flagged_at_registration_with_evidence_and_queued(client, auth_header):
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second, approve=False)
+    [found] = b["possible_duplicates"]
+    assert found["id"] == a["id"] and found["score"] >= 0.85
+    assert "name" in found["evidence"] and "address" in found["evidence"], found
+    assert any("疑似重复" in w for w in b["warnings"])
+
+    [item] = queue(client, auth_header, record_id=b["id"])
+    assert {item["left"]["id"], item["right"]["id"]} == {a["id"], b["id"]}
+    assert item["source"] == "registration" and item["judgement"] is None
+    assert "name after suffix normalization" in item["explanation"]
+    assert {"name", "address", "uscc"} <= {e["field"] for e in item["evidence"]}
+
+    # the side-by-side view: both records field by field, and what a merge would keep
+    r = client.get(f"/v1/dedup/candidates/{item['id']}", headers=auth_header(ROOT))
+    assert r.status_code == 200, r.text
+    pair = r.json()
+    fields = {f["field"]: f for f in pair["fields"]}
+    assert fields["name"]["same"] is False and fields["size"]["same"] is True
+    assert fields["uscc"]["rule"] == "标识字段保留存续记录的值"
+    assert pair["suggested_survivor"] == a["id"]  # the approved one
+
+
+def test_the_queue_is_per_jurisdiction_and_ordered_by_score(client, auth_header):
+    first, second = mengcao_pair(XINCHENG, SAIHAN)
+    register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    for bureau, sees in ((XINCHENG, True), (SAIHAN, True), (HOHHOT, True), ("150203", False)):
+        items = queue(client, auth_header, staff(bureau, StaffRole.reviewer), record_id=b["id"])
+        assert bool(items) is sees, bureau
+    scores = [i["score"] for i in queue(client, auth_header, limit=200)]
+    assert scores == sorted(scores, reverse=True)
+    # viewers and the entities themselves do not review
+    r = client.get("/v1/dedup/candidates", headers=auth_header(staff(HOHHOT, StaffRole.viewer)))
+    assert_problem(r, 403)
+    assert_problem(client.get("/v1/dedup/candidates", headers=auth_header(service("read"))), 403)
+
+
+def test_judgements_are_an_append_only_log_and_not_same_leaves_the_queue(client, auth_header):
+    first, second = mengcao_pair()
+    register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    [item] = queue(client, auth_header, record_id=b["id"])
+    url = f"/v1/dedup/candidates/{item['id']}/judgements"
+    h = auth_header(ROOT)
+    assert_problem(client.post(url, json={"decision": "maybe"}, headers=h), 422, "invalid_decision")
+    assert_problem(client.post(url, json={"decision": "not_same"}, headers=h), 422)
+    r = client.post(url, json={"decision": "unsure"}, headers=h)
+    assert r.status_code == 200 and r.json()["judgement"] == "unsure"
+    assert queue(client, auth_header, record_id=b["id"], state="unsure")
+    r = client.post(url, json={"decision": "not_same", "reason": "两家不同的公司"}, headers=h)
+    assert r.json()["judgement"] == "negative"
+    assert queue(client, auth_header, record_id=b["id"]) == []
+    assert queue(client, auth_header, record_id=b["id"], state="not_same")
+    # an edit of the record compares it again, but a "not the same" pair is not suggested again
+    r = client.patch(
+        f"/v1/suppliers/{b['id']}",
+        json={"contacts": [{"name": "李娜", "phone": "0471-6600124"}]},
+        headers={**h, "If-Match": '"3"'},
+    )
+    assert r.status_code == 200, r.text
+    assert queue(client, auth_header, record_id=b["id"]) == []
+    pair = client.get(f"/v1/dedup/candidates/{item['id']}", headers=h).json()
+    assert [j["judgement"] for j in pair["judgements"]] == ["unsure", "negative"]
+
+
+def _merge(client, auth_header, survivor: str, loser: str, who=ROOT, **extra: Any) -> Any:
+    return client.post(
+        "/v1/dedup/merges",
+        json={"survivor_id": survivor, "loser_id": loser, **extra},
+        headers=auth_header(who),
+    )
+
+
+def test_a_merged_record_keeps_resolving_and_its_references_move(client, auth_header):
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    h = auth_header(ROOT)
+    r = client.post(f"/v1/suppliers/{b['id']}/debarments", json=DEBARMENT, headers=h)
+    assert r.status_code == 201, r.text
+
+    r = _merge(client, auth_header, a["id"], b["id"], reason="同一公司重复登记")
+    assert r.status_code == 201, r.text
+    merge = r.json()
+    assert merge["moved"] == {"debarments": 1}
+
+    # by id: the survivor answers, saying which id was asked for
+    r = client.get(f"/v1/suppliers/{b['id']}", headers=h)
+    assert r.status_code == 200 and r.json()["id"] == a["id"]
+    assert r.json()["resolved_from"] == b["id"]
+    assert r.headers["Content-Location"] == f"/v1/suppliers/{a['id']}"
+    # anonymously too (the survivor is published), and by the loser's credit code
+    assert client.get(f"/v1/suppliers/{b['id']}").json()["id"] == a["id"]
+    r = client.get(f"/v1/suppliers/by-uscc/{second['uscc']}")
+    assert r.json()["id"] == a["id"] and r.json()["resolved_from"] == b["id"]
+    # batches say which keys were merged
+    r = client.post(
+        "/v1/suppliers/batch", json={"ids": [b["id"]], "usccs": [second["uscc"]]}, headers=h
+    )
+    batch = r.json()
+    assert batch["found"][b["id"]]["id"] == a["id"]
+    assert batch["merged"] == {b["id"]: a["id"], second["uscc"]: a["id"]}
+    # the debarment moved: the survivor is debarred now
+    assert client.get(f"/v1/suppliers/{a['id']}", headers=h).json()["debarred"] is True
+    # the loser's history and the change feed say "merged into"
+    history = client.get(f"/v1/suppliers/{b['id']}/history", headers=h).json()
+    assert history[-1]["type"] == "merged_into"
+    assert history[-1]["changes"]["merged_into"] == [None, a["id"]]
+    # tombstones leave lists and search
+    ids = [o["id"] for o in client.get("/v1/suppliers?limit=200", headers=h).json()["items"]]
+    assert b["id"] not in ids and a["id"] in ids
+    hits = client.get("/v1/search", params={"q": "蒙草生态环境"}, headers=h).json()["hits"]
+    assert a["id"] in {hit["id"] for hit in hits} and b["id"] not in {hit["id"] for hit in hits}
+    # a tombstone cannot be changed or merged again
+    for r in (
+        client.patch(
+            f"/v1/suppliers/{b['id']}", json={"address": "x"}, headers={**h, "If-Match": '"9"'}
+        ),
+        client.post(f"/v1/suppliers/{b['id']}/suspend", json={"reason": "x"}, headers=h),
+        client.post(f"/v1/suppliers/{b['id']}/debarments", json=DEBARMENT, headers=h),
+    ):
+        assert assert_problem(r, 409, "merged")["merged_into"] == a["id"]
+    assert_problem(_merge(client, auth_header, a["id"], b["id"]), 409, "not_mergeable")
+    # the cluster is derived from the judgement the merge recorded
+    r = client.get(f"/v1/dedup/clusters/{a['id']}", headers=h)
+    assert r.json()["members"] == sorted([a["id"], b["id"]])
+
+
+def test_unmerge_restores_the_record_and_its_references(client, auth_header):
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    h = auth_header(ROOT)
+    client.post(f"/v1/suppliers/{b['id']}/debarments", json=DEBARMENT, headers=h)
+    before = client.get(f"/v1/suppliers/{b['id']}", headers=h).json()
+    survivor_before = client.get(f"/v1/suppliers/{a['id']}", headers=h).json()
+    merge = _merge(client, auth_header, a["id"], b["id"], fields={"address": "loser"}).json()
+    assert merge["survivorship"]["address"]["source"] == "loser"
+    merged = client.get(f"/v1/suppliers/{a['id']}", headers=h).json()
+    assert (
+        merged["data"]["address"] == second["address"].replace(" ", "")
+        or merged["data"]["address"] == before["data"]["address"]
+    )
+
+    r = client.post(
+        f"/v1/dedup/merges/{merge['id']}/undo",
+        json={"reason": "误合并", "not_same": True},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["undone_at"]
+    after = client.get(f"/v1/suppliers/{b['id']}", headers=h).json()
+    assert after["id"] == b["id"] and after["resolved_from"] is None
+    for name in ("status", "data", "debarred", "eligible"):
+        assert after[name] == before[name], name
+    survivor_after = client.get(f"/v1/suppliers/{a['id']}", headers=h).json()
+    assert survivor_after["data"] == survivor_before["data"]
+    assert survivor_after["debarred"] is False
+    history = client.get(f"/v1/suppliers/{b['id']}/history", headers=h).json()
+    assert [e["type"] for e in history[-2:]] == ["merged_into", "unmerged"]
+    # judged not the same on the way: never suggested again, and a second undo is refused
+    assert queue(client, auth_header, record_id=b["id"]) == []
+    assert_problem(
+        client.post(f"/v1/dedup/merges/{merge['id']}/undo", json={}, headers=h),
+        409,
+        "already_undone",
+    )
+    assert_problem(_merge(client, auth_header, a["id"], b["id"]), 409, "judged_not_same")
+
+
+def test_a_county_reviewer_cannot_merge_across_counties(client, auth_header):
+    first, second = mengcao_pair(XINCHENG, SAIHAN)
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    county = staff(XINCHENG, StaffRole.reviewer)
+    r = _merge(client, auth_header, a["id"], b["id"], who=county)
+    problem = assert_problem(r, 403, "outside_jurisdiction")
+    assert b["id"] in problem["detail"]
+    assert client.get(f"/v1/suppliers/{b['id']}", headers=auth_header(ROOT)).json()["id"] == b["id"]
+    # the league/city bureau holds both counties
+    r = _merge(client, auth_header, a["id"], b["id"], who=staff(HOHHOT, StaffRole.reviewer))
+    assert r.status_code == 201, r.text
+    # and the county reviewer cannot undo it either
+    undo = client.post(
+        f"/v1/dedup/merges/{r.json()['id']}/undo", json={}, headers=auth_header(county)
+    )
+    assert_problem(undo, 403, "outside_jurisdiction")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"fields": {"uscc": "loser"}}, "fixed_field"),
+        ({"fields": {"address": "both"}}, "invalid_survivorship"),
+        ({"fields": {"size": "loser"}}, "invalid_survivorship"),  # same on both sides
+    ],
+)
+def test_bad_merge_requests_are_422_and_change_nothing(client, auth_header, body, code):
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    assert_problem(_merge(client, auth_header, a["id"], b["id"], **body), 422, code)
+    r = client.get(f"/v1/suppliers/{b['id']}", headers=auth_header(ROOT))
+    assert r.json()["id"] == b["id"] and r.json()["status"] == "active"
+
+
+def test_merging_two_kinds_or_a_record_with_itself_is_refused(client, auth_header):
+    a = register(client, auth_header, orgdata.supplier())
+    h = auth_header(ROOT)
+    agent = client.post("/v1/agents", json=orgdata.agent(), headers=h).json()
+    assert_problem(_merge(client, auth_header, a["id"], a["id"]), 422, "same_record")
+    assert_problem(_merge(client, auth_header, a["id"], agent["id"]), 422, "different_kinds")
+    assert_problem(_merge(client, auth_header, a["id"], "sup_nothing"), 404)
+
+
+def test_the_change_feed_tells_consumers_a_record_was_merged_into_another(committing_app):
+    """Committed for real: the feed serves only finished transactions."""
+    with TestClient(committing_app) as client:
+
+        def auth_header(principal):
+            token, _ = committing_app.state.tokens.issue(principal)
+            return {"Authorization": f"Bearer {token}"}
+
+        reader = auth_header(service("changes.read"))
+        cursor = client.get("/v1/changes", params={"limit": 1}, headers=reader).json()
+        first, second = mengcao_pair()
+        a = register(client, auth_header, first)
+        b = register(client, auth_header, second)
+        after = None
+        while True:  # to the end of the feed
+            page = client.get(
+                "/v1/changes", params={"after": after} if after else {}, headers=reader
+            ).json()
+            if not page["items"]:
+                break
+            after = page["next_cursor"]
+        assert cursor
+        assert _merge(client, auth_header, a["id"], b["id"]).status_code == 201
+        items = client.get("/v1/changes", params={"after": after}, headers=reader).json()["items"]
+        assert [(i["id"], i["type"], i["merged_into"]) for i in items] == [
+            (a["id"], "merged", None),
+            (b["id"], "merged_into", a["id"]),
+        ]
+        assert items[1]["status"] == "merged"

@@ -317,3 +317,66 @@ def test_the_change_feed_tells_consumers_a_record_was_merged_into_another(commit
             (b["id"], "merged_into", a["id"]),
         ]
         assert items[1]["status"] == "merged"
+
+
+def test_an_expert_typed_twice_is_flagged_and_a_namesake_is_not(client, auth_header):
+    from datetime import date
+
+    from registry.identifiers import Sex, make_resident_id
+
+    h = auth_header(ROOT)
+    base = orgdata.expert(
+        name="王丽",
+        sex="female",
+        birth_date="1980-03-12",
+        id_number=make_resident_id(XINCHENG, date(1980, 3, 12), 7, Sex.female),
+        phone="13947100001",
+    )
+    r = client.post("/v1/experts", json=base, headers=h)
+    assert r.status_code == 201, r.text
+    first = r.json()
+    # the same person: a homophone of the name, day and month of the birth date swapped
+    again = {
+        **base,
+        "name": "王莉",
+        "birth_date": "1980-12-03",
+        "id_number": make_resident_id(XINCHENG, date(1980, 12, 3), 7, Sex.female),
+    }
+    r = client.post("/v1/experts", json=again, headers=h)
+    assert r.status_code == 201, r.text
+    [found] = r.json()["possible_duplicates"]
+    assert found["id"] == first["id"], found
+    # a namesake: same name, another ID number, nothing else in common
+    namesake = orgdata.expert(name="王丽", sex="female", phone="13947100002")
+    namesake["birth_date"] = "1975-06-01"
+    namesake["id_number"] = make_resident_id(SAIHAN, date(1975, 6, 1), 31, Sex.female)
+    r = client.post("/v1/experts", json=namesake, headers=h)
+    assert r.status_code == 201, r.text
+    assert r.json()["possible_duplicates"] == []
+    # personal values are not evidence text, and the keys are not stored in clear
+    assert again["id_number"] not in found["evidence"] and "1394710" not in found["evidence"]
+
+
+def test_one_printer_under_two_models_is_flagged_and_merging_moves_its_offers(client, auth_header):
+    h = auth_header(ROOT)
+
+    def listed(body: dict[str, Any]) -> dict[str, Any]:
+        r = client.post("/v1/commodities", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        for move in ("submit", "approve"):
+            assert client.post(f"/v1/commodities/{r.json()['id']}/{move}", headers=h).is_success
+        return r.json()
+
+    first = listed(orgdata.commodity(brand="HP", model="LaserJet Pro M404dn", name="激光打印机"))
+    second = listed(orgdata.commodity(brand="惠普", model="M404dn", name="惠普黑白激光打印机"))
+    [item] = queue(client, auth_header, record_id=second["id"], kind="commodity")
+    assert "model" in item["explanation"]
+    supplier = register(client, auth_header, orgdata.supplier())
+    offer = {"supplier_id": supplier["id"], "price": "2299.00", "valid_from": "2026-01-01"}
+    assert client.post(f"/v1/commodities/{second['id']}/offers", json=offer, headers=h).is_success
+    r = _merge(client, auth_header, first["id"], second["id"])
+    assert r.status_code == 201, r.text
+    assert r.json()["moved"] == {"commodity_offers": 1}
+    offers = client.get(f"/v1/commodities/{first['id']}/offers", headers=h).json()
+    assert [o["supplier_id"] for o in offers] == [supplier["id"]]
+    assert client.get(f"/v1/commodities/{second['id']}").json()["id"] == first["id"]

@@ -380,3 +380,43 @@ def test_one_printer_under_two_models_is_flagged_and_merging_moves_its_offers(cl
     offers = client.get(f"/v1/commodities/{first['id']}/offers", headers=h).json()
     assert [o["supplier_id"] for o in offers] == [supplier["id"]]
     assert client.get(f"/v1/commodities/{second['id']}").json()["id"] == first["id"]
+
+
+@pytest.mark.committing
+def test_racing_merges_of_one_record_make_one_merge(committing_app, committing_db):
+    """Ten reviewers merge one loser into ten different survivors at once: one merge wins, the
+    others get 409, and the loser points at the winner's survivor."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from sqlalchemy import text
+
+    racers = 10
+    with TestClient(committing_app) as client:
+
+        def auth_header(principal):
+            token, _ = committing_app.state.tokens.issue(principal)
+            return {"Authorization": f"Bearer {token}"}
+
+        loser = register(client, auth_header, orgdata.supplier())
+        survivors = [register(client, auth_header, orgdata.supplier()) for _ in range(racers)]
+        start = Barrier(racers)
+
+        def run(i: int) -> Any:
+            start.wait()
+            return _merge(client, auth_header, survivors[i]["id"], loser["id"])
+
+        with ThreadPoolExecutor(max_workers=racers) as pool:
+            answers = list(pool.map(run, range(racers)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] + [409] * (racers - 1), [r.text for r in answers]
+    winner = next(r.json() for r in answers if r.status_code == 201)
+    with committing_db.connect() as conn:
+        merged_into = conn.execute(
+            text("SELECT merged_into FROM organizations WHERE id = :id"), {"id": loser["id"]}
+        ).scalar_one()
+        live = conn.execute(
+            text("SELECT count(*) FROM merges WHERE loser_id = :id AND undone_at IS NULL"),
+            {"id": loser["id"]},
+        ).scalar_one()
+    assert merged_into == winner["survivor_id"] and live == 1

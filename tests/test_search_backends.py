@@ -603,6 +603,33 @@ def test_engine_backend_writes_the_documents_like_postgres(
     assert isinstance(get_backend(settings), PostgresBackend)
 
 
+def test_a_merged_record_leaves_search_and_suggest_alike(
+    served, client, auth_header, records: World
+) -> None:
+    """The loser of a merge keeps resolving by id, but no backend finds it any more."""
+    loser = _approved(
+        client,
+        auth_header,
+        "supplier",
+        orgdata.supplier("150102", name="蒙草生态环境集团股份有限公司"),
+        ROOT,
+    )
+    served()
+    assert loser["id"] in ids(search(client, ROOT, auth_header, q="蒙草"))
+    r = client.post(
+        "/v1/dedup/merges",
+        json={"survivor_id": records.mengcao["id"], "loser_id": loser["id"]},
+        headers=auth_header(ROOT),
+    )
+    assert r.status_code == 201, r.text
+    served()
+    for who in (None, ROOT):
+        found = ids(search(client, who, auth_header, q="蒙草"))
+        assert records.mengcao["id"] in found and loser["id"] not in found
+    listed = client.get("/v1/search/suggest", params={"q": "蒙草"}).json()
+    assert loser["id"] not in [s["id"] for s in listed]
+
+
 # --- failures are 503s ------------------------------------------------------------------------
 
 

@@ -344,7 +344,8 @@ def test_an_expert_typed_twice_is_flagged_and_a_namesake_is_not(client, auth_hea
     }
     r = client.post("/v1/experts", json=again, headers=h)
     assert r.status_code == 201, r.text
-    [found] = r.json()["possible_duplicates"]
+    second = r.json()
+    [found] = second["possible_duplicates"]
     assert found["id"] == first["id"], found
     # a namesake: same name, another ID number, nothing else in common
     namesake = orgdata.expert(name="王丽", sex="female", phone="13947100002")
@@ -355,6 +356,10 @@ def test_an_expert_typed_twice_is_flagged_and_a_namesake_is_not(client, auth_hea
     assert r.json()["possible_duplicates"] == []
     # personal values are not evidence text, and the keys are not stored in clear
     assert again["id_number"] not in found["evidence"] and "1394710" not in found["evidence"]
+    # merged, the second ID number finds the first record (for those who may look it up)
+    assert _merge(client, auth_header, first["id"], second["id"]).status_code == 201
+    r = client.post("/v1/experts/lookup", json={"id_number": again["id_number"]}, headers=h)
+    assert (r.json()["id"], r.json()["resolved_from"]) == (first["id"], second["id"])
 
 
 def test_one_printer_under_two_models_is_flagged_and_merging_moves_its_offers(client, auth_header):
@@ -380,6 +385,11 @@ def test_one_printer_under_two_models_is_flagged_and_merging_moves_its_offers(cl
     offers = client.get(f"/v1/commodities/{first['id']}/offers", headers=h).json()
     assert [o["supplier_id"] for o in offers] == [supplier["id"]]
     assert client.get(f"/v1/commodities/{second['id']}").json()["id"] == first["id"]
+    by_key = client.get(
+        "/v1/commodities/by-key",
+        params={"catalog_code": "A02020000", "brand": "惠普", "model": "M404dn"},
+    ).json()
+    assert (by_key["id"], by_key["resolved_from"]) == (first["id"], second["id"])
 
 
 @pytest.mark.committing

@@ -134,11 +134,13 @@ class Found:
     evidence: str
 
 
-def stored_key(key: str) -> str:
-    """A blocking key as `dedup_keys` holds it: a keyed hash. Keys are only ever compared for
-    equality, and some are made of personal data (an expert's ID number, phone, birth date),
-    which must not sit in the database in clear."""
-    return personal.keyed_hash("dedup.key", key)
+def stored_key(kind: str, key: str) -> str:
+    """A blocking key as `dedup_keys` holds it. Keys are only compared for equality; those of
+    kinds with personal data at rest (experts: made of the ID number, phone, birth date) are
+    stored as keyed hashes, never in clear. The others stay readable."""
+    if personal.encrypted_fields(RecordKind(kind)):
+        return personal.keyed_hash("dedup.key", key)
+    return key[:120]
 
 
 def _replace_keys(db: Session, org: Organization, keys: Iterable[str]) -> None:
@@ -160,7 +162,7 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
         return []
     matcher = matching.matcher_for(org.kind)
     record = plain_record(org.kind, org.id, org.data)
-    keys = {stored_key(k) for k in matcher.blocking_keys(record)}
+    keys = {stored_key(org.kind, k) for k in matcher.blocking_keys(record)}
     _replace_keys(session, org, keys)
     if not keys:
         return []

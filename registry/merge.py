@@ -42,7 +42,8 @@ FIXED_FIELDS: dict[RecordKind, frozenset[str]] = {
         (RecordKind.supplier, RecordKind.agent, RecordKind.purchaser),
         frozenset({"uscc", "region_code"}),
     ),
-    RecordKind.expert: frozenset({"id_number", "region_code"}),
+    # an expert's sex and birth date are read from the ID number: they follow it
+    RecordKind.expert: frozenset({"id_number", "sex", "birth_date", "region_code"}),
     RecordKind.commodity: frozenset({"catalog_code", "brand", "model", "region_code"}),
 }
 SIDES = ("survivor", "loser")

@@ -256,3 +256,66 @@ def test_a_chain_of_merges_is_undone_last_first(session) -> None:
     with pytest.raises(Conflict) as refused:
         merge.unmerge(session, merge_id=first.merge.id, reason=None, not_same=False, actor=ROOT)
     assert refused.value.code == "merged_again"
+
+
+def _org(approved: bool, updated: int) -> Any:
+    from datetime import UTC, datetime
+
+    from models.organization import Organization
+
+    return Organization(
+        id=f"sup_{updated}",
+        kind="supplier",
+        name="x",
+        region_code="150102",
+        status="active",
+        data={},
+        approved_at=datetime(2026, 1, 1, tzinfo=UTC) if approved else None,
+        updated_at=datetime(2026, 1, updated, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("survivor", "loser", "mine", "theirs", "source", "rule"),
+    [
+        (_org(True, 1), _org(True, 2), None, "乙地址", "loser", "非空优先"),
+        (_org(True, 2), _org(True, 1), "甲地址", "", "survivor", "非空优先"),
+        (_org(False, 2), _org(True, 1), "甲地址", "乙地址", "loser", "已审核优先"),
+        (_org(True, 1), _org(False, 2), "甲地址", "乙地址", "survivor", "已审核优先"),
+        (_org(True, 1), _org(True, 2), "甲地址", "乙地址", "loser", "较新优先"),
+        (_org(True, 2), _org(True, 1), "甲地址", "乙地址", "survivor", "较新优先"),
+    ],
+)
+def test_survivorship_defaults(survivor, loser, mine, theirs, source, rule) -> None:
+    choices = merge.survivorship(
+        RecordKind.supplier,
+        survivor,
+        loser,
+        {"address": mine, "uscc": "A"},
+        {"address": theirs, "uscc": "B"},
+    )
+    assert (choices["address"].source, choices["address"].rule) == (source, rule)
+    assert choices["uscc"].source == "survivor"  # identifying: always the survivor's
+    overridden = merge.survivorship(
+        RecordKind.supplier,
+        survivor,
+        loser,
+        {"address": mine},
+        {"address": theirs},
+        {"address": "survivor" if source == "loser" else "loser"},
+    )
+    assert overridden["address"].source != source and overridden["address"].rule == "审核人员指定"
+
+
+def test_an_experts_birth_date_and_sex_follow_the_id_number() -> None:
+    choices = merge.survivorship(
+        RecordKind.expert,
+        _org(False, 1),
+        _org(True, 2),
+        {"id_number": "1", "birth_date": "1980-03-12", "sex": "female"},
+        {"id_number": "2", "birth_date": "1980-12-03", "sex": "female"},
+    )
+    assert {k: c.source for k, c in choices.items()} == {
+        "id_number": "survivor",
+        "birth_date": "survivor",
+    }

@@ -39,11 +39,15 @@ keys_app = typer.Typer(
     help="Token signing keys and the keys of personal data at rest.", no_args_is_help=True
 )
 experts_app = typer.Typer(help="Evaluation experts.", no_args_is_help=True)
+dedup_app = typer.Typer(
+    help="Near-duplicates: batch scans into the review queue.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(keys_app, name="keys")
 app.add_typer(experts_app, name="experts")
+app.add_typer(dedup_app, name="dedup")
 
 console = Console(stderr=True)
 
@@ -764,6 +768,73 @@ def experts_check() -> None:
         reinstated = end_suspensions(session)
         expired = expire_ended_terms(session)
     console.print(f"{len(reinstated)} suspensions ended, {len(expired)} experts expired")
+
+
+# --- dedup ------------------------------------------------------------------------------------
+
+
+@dedup_app.command("scan")
+def dedup_scan(
+    kind: Annotated[
+        KindName,
+        typer.Option(help="suppliers, agents, purchasers, experts or commodities."),
+    ],
+    within: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this region subtree, compared among themselves: a region code (150200) or prefix (1502); not commodities."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes comparing pairs (default: one per core on large scans)."
+        ),
+    ] = None,
+) -> None:
+    """Scan the live records of a kind for near-duplicates: rewrite their blocking keys (so later
+    registrations are compared incrementally) and queue the pairs for review with their
+    evidence. Pairs judged "not the same" are not queued again; a second scan re-scores."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from registry import dedup_scan as scanning
+    from registry.transfer import KIND_BY_PLURAL
+
+    if within is not None:
+        if kind is KindName.commodities:
+            raise typer.BadParameter("--within does not apply to commodities")
+        try:
+            scanning.subtree_prefix(within)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    labels = {
+        "load": "loading records",
+        "keys": "writing blocking keys",
+        "compare": "comparing candidate pairs",
+        "write": "writing the review queue",
+    }
+    with (
+        database(get_settings()) as engine,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        report = scanning.scan(
+            engine, KIND_BY_PLURAL[kind], within=within, progress=progress, workers=workers
+        )
+    for line in report.lines():
+        typer.echo(line)
 
 
 def main() -> None:  # pragma: no cover

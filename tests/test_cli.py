@@ -43,6 +43,8 @@ def cli_env(committing_db, monkeypatch, tmp_path):
         ["experts"],
         ["experts", "check"],
         ["reindex"],
+        ["dedup"],
+        ["dedup", "scan"],
     ],
 )
 def test_help_everywhere(command):

@@ -147,9 +147,28 @@ def _replace_keys(db: Session, org: Organization, keys: Iterable[str]) -> None:
     db.execute(text("DELETE FROM dedup_keys WHERE record_id = :id"), {"id": org.id})
     rows = [{"id": org.id, "key": key, "kind": org.kind} for key in sorted(set(keys))]
     if rows:
+        # (a scan merging keys at the same time may have written one of them already)
         db.execute(
-            text("INSERT INTO dedup_keys (record_id, key, kind) VALUES (:id, :key, :kind)"), rows
+            text(
+                "INSERT INTO dedup_keys (record_id, key, kind) VALUES (:id, :key, :kind)"
+                " ON CONFLICT DO NOTHING"
+            ),
+            rows,
         )
+
+
+# an edited record's undecided pairs that no longer score for review leave the queue (pairs
+# with judgements stay: they are the context of the log)
+_STALE = text(
+    """
+    DELETE FROM dedup_candidates c
+    WHERE (c.left_id = :id OR c.right_id = :id)
+      AND NOT (CASE WHEN c.left_id = :id THEN c.right_id ELSE c.left_id END = ANY(:kept))
+      AND NOT EXISTS (
+          SELECT 1 FROM dedup_judgements j WHERE j.left_id = c.left_id AND j.right_id = c.right_id
+      )
+    """
+)
 
 
 def on_write(session: Session, org: Organization, event_type: str) -> list[Found]:
@@ -164,8 +183,6 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
     record = plain_record(org.kind, org.id, org.data)
     keys = {stored_key(org.kind, k) for k in matcher.blocking_keys(record)}
     _replace_keys(session, org, keys)
-    if not keys:
-        return []
     neighbours = session.execute(
         _NEIGHBOURS,
         {"kind": org.kind, "keys": sorted(keys), "id": org.id, "limit": MAX_NEIGHBOURS},
@@ -179,6 +196,8 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
             names[other_id] = data.get("name", "")
     source = "registration" if event_type == "created" else "edit"
     store_candidates(session, org.kind, found, source=source, matcher_version=matcher.version)
+    if event_type != "created":
+        session.execute(_STALE, {"id": org.id, "kept": [b for _, b, _ in found]})
     if found:
         structlog.get_logger().info("dedup.flagged", record=org.id, candidates=len(found))
     found.sort(key=lambda f: -f[2].score)

@@ -138,6 +138,21 @@ def test_judgements_are_an_append_only_log_and_not_same_leaves_the_queue(client,
     assert [j["judgement"] for j in pair["judgements"]] == ["unsure", "negative"]
 
 
+def test_an_edit_that_parts_a_pair_takes_it_off_the_queue(client, auth_header):
+    first, second = mengcao_pair()
+    register(client, auth_header, first)
+    b = register(client, auth_header, second, approve=False)
+    assert queue(client, auth_header, record_id=b["id"])
+    r = client.patch(
+        f"/v1/suppliers/{b['id']}",
+        json={"name": "包头市稀土新材料科技有限公司", "address": "包头市昆都仑区钢铁大街 9 号"},
+        headers={**auth_header(ROOT), "If-Match": f'"{b["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["possible_duplicates"] == []
+    assert queue(client, auth_header, record_id=b["id"]) == []
+
+
 def _merge(client, auth_header, survivor: str, loser: str, who=ROOT, **extra: Any) -> Any:
     return client.post(
         "/v1/dedup/merges",

@@ -302,8 +302,13 @@ def _restore_references(session: Session, changed: list[dict[str, Any]]) -> None
 
 
 def _offer_commodities(session: Session, changed: list[dict[str, Any]]) -> list[str]:
-    """Commodities whose offers a merge touched: their search documents count offers."""
-    ids = [e["id"] for e in changed if e["table"] == "commodity_offers"]
+    """Commodities whose offers a merge withdrew (or an unmerge put back): their search
+    documents count live offers. (An offer moved to another supplier changes no count.)"""
+    ids = [
+        e["id"]
+        for e in changed
+        if e["table"] == "commodity_offers" and "withdrawn_at" in e["before"]
+    ]
     if not ids:
         return []
     return list(

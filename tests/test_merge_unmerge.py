@@ -58,6 +58,20 @@ def _state(session: Session, ids: list[str]) -> dict[str, Any]:
     }
 
 
+def _offer_counts_are_current(session: Session, commodity_ids: list[str]) -> None:
+    """Each commodity's search document counts its live offers (merges withdraw some)."""
+    for commodity_id in commodity_ids:
+        stored, live = session.execute(
+            text(
+                "SELECT (SELECT (document -> 'offers' ->> 'count')::int FROM search_documents"
+                " WHERE record_id = :id), (SELECT count(*) FROM commodity_offers"
+                " WHERE commodity_id = :id AND withdrawn_at IS NULL)"
+            ),
+            {"id": commodity_id},
+        ).one()
+        assert stored == live, commodity_id
+
+
 def _supplier(session: Session, draw: Any, commodity_ids: list[str]) -> str:
     body = orgdata.supplier(
         draw(st.sampled_from(REGIONS)),
@@ -194,9 +208,11 @@ def test_merges_then_unmerges_in_reverse_restore_everything(session, data) -> No
                 actor=ROOT,
             )
             done.append(result.merge.id)
+        _offer_counts_are_current(session, commodity_ids)
         for merge_id in reversed(done):
             merge.unmerge(session, merge_id=merge_id, reason="撤销", not_same=False, actor=ROOT)
         assert _state(session, every) == before
+        _offer_counts_are_current(session, commodity_ids)
     finally:
         nested.rollback()
 

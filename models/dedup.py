@@ -124,7 +124,7 @@ class Merge(SQLModel, table=True):
     kind: str = SQLField(sa_column=Column(String(16), nullable=False))
     survivor_id: str = SQLField(sa_column=_record_fk())
     loser_id: str = SQLField(sa_column=_record_fk())
-    # field path -> "survivor" | "loser" | "override": where each differing field came from
+    # field path -> "survivor" | "loser" | "both" (lists kept whole): where each differing field came from
     survivorship: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
     # what the merge changed, to undo it exactly: records' columns and moved reference rows
     before: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
@@ -191,7 +191,7 @@ class FieldComparison(BaseModel):
     left: Any = Field(default=None, description="左侧记录的值(按您的权限脱敏)")
     right: Any = Field(default=None, description="右侧记录的值(按您的权限脱敏)")
     same: bool
-    keep: str = Field(description="以左侧为存续记录合并时默认保留哪一侧:survivor(左)/ loser(右)")
+    keep: str = Field(description="以左侧为存续记录合并时默认保留哪一侧:survivor(左)/ loser(右)/ both(两侧合并)")
     rule: str = Field(
         description="默认规则:非空优先、已审核优先、较新优先、标识字段保留存续记录的值"
     )

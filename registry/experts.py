@@ -8,7 +8,7 @@ other declared relationship) while the relationship lasts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from auth.principals import Principal
 from models.expert import FORMER_EMPLOYER_YEARS, Relation
 from models.organization import Organization, RecordKind, Status
-from registry import organizations
+from registry import merge, organizations
 from registry.identifiers import validate_uscc
 from registry.validation import identifier_or_422
 
@@ -61,16 +61,17 @@ def _cutoff(today: date) -> date:
 
 
 def reasons_to_avoid(
-    data: dict[str, Any], uscc: str, today: date | None = None
+    data: dict[str, Any], usccs: Collection[str], today: date | None = None
 ) -> list[ConflictReason]:
-    """Why an expert (their record's data) must not evaluate for the organization `uscc`."""
+    """Why an expert (their record's data) must not evaluate for the organization known by
+    `usccs` (its code, and the codes of the records merged into it)."""
     today = today or date.today()
     reasons = []
     employer = data.get("employer") or {}
-    if employer.get("uscc") == uscc:
+    if employer.get("uscc") in usccs:
         reasons.append(ConflictReason(relation="employer", name=employer.get("name", "")))
     for rel in data.get("relationships") or []:
-        if rel.get("uscc") != uscc:
+        if rel.get("uscc") not in usccs:
             continue
         until = date.fromisoformat(rel["until"]) if rel.get("until") else None
         if rel["relation"] == Relation.former_employer.value:
@@ -89,7 +90,7 @@ def _code(raw: str) -> str:
 def conflicts(session: Session, *, expert_id: str, uscc: str, actor: Principal) -> ConflictAnswer:
     code = _code(uscc)
     row = organizations.get(session, kind=RecordKind.expert, org_id=expert_id, actor=actor)
-    reasons = reasons_to_avoid(row.org.data, code)
+    reasons = reasons_to_avoid(row.org.data, merge.same_entity_codes(session, [code])[code])
     return ConflictAnswer(expert_id=expert_id, uscc=code, conflict=bool(reasons), reasons=reasons)
 
 
@@ -100,13 +101,14 @@ def conflicts_batch(
     codes = list(dict.fromkeys(_code(raw) for raw in query.usccs))
     ids = list(dict.fromkeys(query.expert_ids))
     found, _ = organizations.batch(session, kind=RecordKind.expert, ids=ids, actor=actor)
+    families = merge.same_entity_codes(session, codes)
     answers = []
     for expert_id in ids:
         row = found.get(expert_id)
         if row is None:
             continue
         for code in codes:
-            reasons = reasons_to_avoid(row.org.data, code)
+            reasons = reasons_to_avoid(row.org.data, families[code])
             if reasons:
                 answers.append(
                     ConflictAnswer(expert_id=expert_id, uscc=code, conflict=True, reasons=reasons)

@@ -17,7 +17,7 @@ back. Versions only move forward (an ETag from before the merge stays stale).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,9 @@ FIXED_FIELDS: dict[RecordKind, frozenset[str]] = {
     RecordKind.expert: frozenset({"id_number", "sex", "birth_date", "region_code"}),
     RecordKind.commodity: frozenset({"catalog_code", "brand", "model", "region_code"}),
 }
+# lists a merge keeps whole from both sides by default: an expert's conflict-of-interest
+# relationships (losing one would let the expert evaluate a bid they must avoid)
+UNION_FIELDS: dict[RecordKind, frozenset[str]] = {RecordKind.expert: frozenset({"relationships"})}
 SIDES = ("survivor", "loser")
 # the columns a merge may change and an unmerge restores (all but identity and bookkeeping)
 _RECORD_COLUMNS = tuple(
@@ -75,7 +78,7 @@ REFERENCES = (
 
 @dataclass
 class Choice:
-    source: str  # "survivor" | "loser"
+    source: str  # "survivor" | "loser" | "both" (lists kept whole from both sides)
     rule: str  # why (a default rule, or the reviewer's choice)
 
 
@@ -125,6 +128,8 @@ def survivorship(
             choices[name] = Choice(overrides[name], "审核人员指定")
         elif name in fixed:
             choices[name] = Choice("survivor", "标识字段保留存续记录的值")
+        elif name in UNION_FIELDS.get(kind, ()):
+            choices[name] = Choice("both", "两侧合并(回避关系不丢失)")
         elif _empty(theirs):
             choices[name] = Choice("survivor", "非空优先")
         elif _empty(mine):
@@ -150,7 +155,10 @@ def merged_data(
 ) -> dict[str, Any]:
     out = dict(survivor_data)
     for name, choice in choices.items():
-        if choice.source == "loser":
+        if choice.source == "both":
+            both = [*(survivor_data.get(name) or []), *(loser_data.get(name) or [])]
+            out[name] = [item for i, item in enumerate(both) if item not in both[:i]]
+        elif choice.source == "loser":
             if name in loser_data:
                 out[name] = loser_data[name]
             else:
@@ -317,6 +325,37 @@ def _offer_commodities(session: Session, changed: list[dict[str, Any]]) -> list[
             {"ids": ids},
         ).scalars()
     )
+
+
+# --- one entity, several codes ------------------------------------------------------------------
+
+_FAMILIES = text(
+    """
+    WITH RECURSIVE up AS (  -- from each asked code's record to the record it was merged into
+        SELECT id, merged_into, uscc AS asked FROM organizations
+        WHERE uscc = ANY(:codes) AND status <> 'cancelled'
+        UNION
+        SELECT o.id, o.merged_into, up.asked FROM organizations o JOIN up ON o.id = up.merged_into
+    ), down AS (  -- and from that survivor to every record merged into it
+        SELECT asked, id FROM up WHERE merged_into IS NULL
+        UNION
+        SELECT down.asked, o.id FROM organizations o JOIN down ON o.merged_into = down.id
+        WHERE o.status = 'merged'
+    )
+    SELECT down.asked, o.uscc FROM down JOIN organizations o ON o.id = down.id
+    WHERE o.uscc IS NOT NULL
+    """
+)
+
+
+def same_entity_codes(session: Session, codes: Sequence[str]) -> dict[str, frozenset[str]]:
+    """For each credit code, every code the same entity is known by: the survivor's and those of
+    the records merged into it. An expert related to a merged record's code must still avoid the
+    survivor (conflict-of-interest checks ask by code)."""
+    family: dict[str, set[str]] = {code: {code} for code in codes}
+    for asked, code in session.execute(_FAMILIES, {"codes": list(codes)}).all():
+        family.setdefault(asked, {asked}).add(code)
+    return {code: frozenset(members) for code, members in family.items()}
 
 
 # --- merge ------------------------------------------------------------------------------------

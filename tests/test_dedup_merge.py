@@ -445,3 +445,46 @@ def test_racing_merges_of_one_record_make_one_merge(committing_app, committing_d
             {"id": loser["id"]},
         ).scalar_one()
     assert merged_into == winner["survivor_id"] and live == 1
+
+
+def test_an_expert_related_to_a_merged_supplier_still_avoids_the_survivor(client, auth_header):
+    """Conflicts of interest follow the merge: the expert named the loser's code; the draw asks
+    with the survivor's."""
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second)
+    h = auth_header(ROOT)
+    relation = {"relation": "relative_employer", "name": "蒙草生态", "uscc": second["uscc"]}
+    r = client.post("/v1/experts", json=orgdata.expert(relationships=[relation]), headers=h)
+    assert r.status_code == 201, r.text
+    expert = r.json()
+
+    def conflict(code: str) -> bool:
+        r = client.get(f"/v1/experts/{expert['id']}/conflicts", params={"uscc": code}, headers=h)
+        assert r.status_code == 200, r.text
+        return bool(r.json()["conflict"])
+
+    assert conflict(second["uscc"]) and not conflict(first["uscc"])
+    assert _merge(client, auth_header, a["id"], b["id"]).status_code == 201
+    assert conflict(first["uscc"]) and conflict(second["uscc"])
+    batch = client.post(
+        "/v1/experts/conflicts",
+        json={"expert_ids": [expert["id"]], "usccs": [first["uscc"]]},
+        headers=h,
+    ).json()
+    assert [(x["uscc"], x["conflict"]) for x in batch] == [(first["uscc"], True)]
+
+
+def test_merging_experts_keeps_the_relationships_of_both(client, auth_header):
+    h = auth_header(ROOT)
+    one = {"relation": "other", "name": "甲公司", "uscc": orgdata.uscc()}
+    two = {"relation": "other", "name": "乙公司", "uscc": orgdata.uscc()}
+    first = client.post("/v1/experts", json=orgdata.expert(relationships=[one]), headers=h).json()
+    second = client.post(
+        "/v1/experts", json=orgdata.expert(relationships=[two, one]), headers=h
+    ).json()
+    r = _merge(client, auth_header, first["id"], second["id"])
+    assert r.status_code == 201, r.text
+    assert r.json()["survivorship"]["relationships"]["source"] == "both"
+    kept = client.get(f"/v1/experts/{first['id']}", headers=h).json()["data"]["relationships"]
+    assert [x["name"] for x in kept] == ["甲公司", "乙公司"]

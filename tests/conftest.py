@@ -29,7 +29,7 @@ from api.app import create_app
 from auth.principals import Principal, PrincipalKind
 from models.account import EntityKind, StaffRole
 from registry import migrate
-from registry.config import Settings
+from registry.config import Settings, get_settings
 from registry.db import make_engine, sqlalchemy_url
 from registry.embedded import EmbeddedPostgres
 from registry.seed import seed_reference_data
@@ -262,6 +262,18 @@ def committing_app(settings: Settings, committing_db: Engine) -> FastAPI:
 
 
 # --- callers ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(
+    committing_db: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Engine]:
+    """The command line pointed at a committing test database (and a data dir of its own)."""
+    monkeypatch.setenv("DATABASE_URL", committing_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield committing_db
+    get_settings.cache_clear()
 
 
 def staff(region: str, role: StaffRole = StaffRole.admin, subject: str | None = None) -> Principal:

@@ -13,15 +13,6 @@ from registry.config import get_settings
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_env(committing_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", committing_db.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield committing_db
-    get_settings.cache_clear()
-
-
 @pytest.mark.parametrize(
     "command",
     [

@@ -17,7 +17,6 @@ from models.dedup import Judgement
 from models.organization import RecordKind
 from registry import dedup, dedup_scan, organizations
 from registry.cli import app
-from registry.config import get_settings
 from registry.db import session_scope
 from registry.identifiers import make_uscc
 from tests import orgdata
@@ -310,15 +309,6 @@ def test_commodities_are_scanned(session):
 # --- committed: the command, and the parallel compare ---------------------------------------------
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(committing_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", committing_db.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield committing_db
-    get_settings.cache_clear()
 
 
 def _plant_committed(engine: Any) -> dict[str, str]:

@@ -26,7 +26,6 @@ from api.app import create_app
 from models.account import StaffRole
 from models.kinds import DATA_MODELS
 from models.organization import ORGANIZATION_KINDS, RecordKind, SupplierData
-from registry.config import get_settings
 from registry.db import make_engine
 from registry.demo import (
     DemoReport,
@@ -346,15 +345,6 @@ def test_bulk_batches_of_one_seed_do_not_collide(connection):
 
 
 # --- the command line ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(committing_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", committing_db.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield committing_db
-    get_settings.cache_clear()
 
 
 def count_orgs(engine: Engine) -> int:

@@ -15,7 +15,6 @@ from models.account import StaffRole
 from models.organization import RecordKind
 from registry import transfer
 from registry.cli import app as cli_app
-from registry.config import get_settings
 from registry.organizations import OrgFilters
 from tests import orgdata
 from tests.conftest import assert_problem, staff
@@ -445,15 +444,6 @@ def test_export_query_is_validated(client):
 
 
 # --- command line -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(committing_db, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", committing_db.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield committing_db
-    get_settings.cache_clear()
 
 
 def _count(engine, kind: str) -> int:

@@ -183,6 +183,29 @@ _SHORT_PLACES = tuple(
         key=lambda p: (-len(p), p),
     )
 )
+# Place names with one character blanked (`呼伦贝?市` → 呼伦贝尔市): a name whose region prefix
+# was mistyped (`呼伦贝祥市…`) still has it dropped, or the core would keep the place.
+_PLACE_SUFFIXES = ("市", "盟", "旗", "县", "区")
+_PLACE_TYPOS: frozenset[str] = frozenset(
+    n[:i] + "?" + n[i + 1 :]
+    for n in REGION_NAMES
+    if n.endswith(_PLACE_SUFFIXES) and len(n) >= 4
+    for i in range(len(n) - 1)
+)
+_PLACE_LENGTHS = sorted({len(n) for n in REGION_NAMES if len(n) >= 4}, reverse=True)
+
+
+def _mistyped_place(core: str) -> int:
+    """The length of a mistyped place name (one character off) that `core` starts with, or 0."""
+    for length in _PLACE_LENGTHS:
+        head = core[:length]
+        if len(core) - length < 2 or not head.endswith(_PLACE_SUFFIXES):
+            continue
+        if any(head[:i] + "?" + head[i + 1 :] in _PLACE_TYPOS for i in range(length - 1)):
+            return length
+    return 0
+
+
 # What is left of a mistyped legal form (`股分有限`, `有现`, `有限责仟`) at the end of a core.
 _FORM_REMAINS = re.compile(r"(\(集团\))?[股份分有限现责任仟公司集团]{2,}$")
 _GROUP = re.compile(r"\((集团|总公司)\)")
@@ -201,7 +224,7 @@ def _match_core(name: str) -> str:
         if core.startswith(place) and len(core) - len(place) >= 4:
             core = core[len(place) :]
             break
-    return core
+    return core[_mistyped_place(core) :]
 
 
 @lru_cache(maxsize=200_000)
@@ -810,7 +833,7 @@ def _org_phone(record: Mapping[str, Any]) -> str | None:
 
 ORGANIZATION = Matcher(
     name="organization",
-    version=2,
+    version=3,
     fields=(
         FieldRule("uscc", ("uscc",), Uscc(), 1.0),
         FieldRule("name", ("name",), OrgName(), 0.6),

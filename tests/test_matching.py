@@ -96,6 +96,21 @@ def test_variants_of_one_name_go_to_review_with_evidence(variant: str) -> None:
     assert "same address 1.00" in match.explain()  # blanks and the city do not count
 
 
+def test_a_mistyped_place_prefix_is_still_dropped() -> None:
+    """`呼伦贝祥市` for 呼伦贝尔市: the place is one character off, not part of the name."""
+    a = {
+        "name": "呼伦贝尔市君海信息技术有限公司",
+        "region_code": "150702",
+        "address": "海拉尔区 1 号",
+    }
+    typo = {**a, "name": "呼伦贝祥市君海信息技术有限公司"}
+    match = compare(a, typo)
+    assert match.for_review and "same name after suffix normalization" in match.explain()
+    # a name that only starts like a place keeps its start
+    other = {**a, "name": "呼伦贝祥君海信息技术有限公司"}
+    assert compare(a, other).evidence[0].score < 1.0
+
+
 def test_a_branch_is_not_a_duplicate_of_its_head_office_or_of_another_branch() -> None:
     baotou = {"name": "内蒙古蒙草生态环境(集团)股份有限公司包头分公司"}
     ordos = {"name": "内蒙古蒙草生态环境(集团)股份有限公司鄂尔多斯分公司"}

@@ -36,9 +36,10 @@ from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
 REMATCH_EVENTS = frozenset({"created", "updated", "change_approved", "merged", "unmerged"})
 # records that are never candidates: gone for good or absorbed by another record
 DEAD_STATUSES = (Status.cancelled.value, Status.merged.value)
-# a new record is compared with at most this many records sharing a key (the most similar
-# keys first would need a score; the cap only bounds a write's cost on an oversized block)
-MAX_NEIGHBOURS = 500
+# a new record is compared with at most this many records per key it shares with them: the cap
+# bounds a write's cost on an oversized block (the batch scan compares those by sorted
+# neighbourhood instead)
+PER_KEY = 100
 
 
 def ordered(a: str, b: str) -> tuple[str, str]:
@@ -112,13 +113,18 @@ def store_candidates(
 
 # --- keys and the incremental match -----------------------------------------------------------
 
+# the records sharing a key, at most PER_KEY per key (the first ones by id): a crowded key (a
+# switchboard number many companies list) cannot crowd out the key the duplicate shares
 _NEIGHBOURS = text(
     """
     SELECT o.id, o.data FROM organizations o
     WHERE o.id IN (
-        SELECT DISTINCT k.record_id FROM dedup_keys k
-        WHERE k.kind = :kind AND k.key = ANY(:keys) AND k.record_id <> :id
-        LIMIT :limit
+        SELECT n.record_id FROM unnest(CAST(:keys AS varchar[])) AS wanted(key)
+        CROSS JOIN LATERAL (
+            SELECT k.record_id FROM dedup_keys k
+            WHERE k.kind = :kind AND k.key = wanted.key AND k.record_id <> :id
+            ORDER BY k.record_id LIMIT :per_key
+        ) n
     ) AND o.status NOT IN ('cancelled', 'merged')
     """
 )
@@ -157,13 +163,23 @@ def _replace_keys(db: Session, org: Organization, keys: Iterable[str]) -> None:
         )
 
 
-# an edited record's undecided pairs that no longer score for review leave the queue (pairs
-# with judgements stay: they are the context of the log)
+# an edited record's undecided pairs leave the queue when the other record was compared again
+# and no longer scores for review, or no longer shares a blocking key with it (pairs with
+# judgements stay: they are the context of the log; a pair left out of the comparison by the
+# per-key cap stays)
 _STALE = text(
     """
     DELETE FROM dedup_candidates c
     WHERE (c.left_id = :id OR c.right_id = :id)
-      AND NOT (CASE WHEN c.left_id = :id THEN c.right_id ELSE c.left_id END = ANY(:kept))
+      AND (
+          (CASE WHEN c.left_id = :id THEN c.right_id ELSE c.left_id END) = ANY(:parted)
+          OR NOT EXISTS (
+              SELECT 1 FROM dedup_keys mine JOIN dedup_keys theirs
+                ON theirs.key = mine.key AND theirs.kind = mine.kind
+              WHERE mine.record_id = :id
+                AND theirs.record_id = (CASE WHEN c.left_id = :id THEN c.right_id ELSE c.left_id END)
+          )
+      )
       AND NOT EXISTS (
           SELECT 1 FROM dedup_judgements j WHERE j.left_id = c.left_id AND j.right_id = c.right_id
       )
@@ -184,8 +200,7 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
     keys = {stored_key(org.kind, k) for k in matcher.blocking_keys(record)}
     _replace_keys(session, org, keys)
     neighbours = session.execute(
-        _NEIGHBOURS,
-        {"kind": org.kind, "keys": sorted(keys), "id": org.id, "limit": MAX_NEIGHBOURS},
+        _NEIGHBOURS, {"kind": org.kind, "keys": sorted(keys), "id": org.id, "per_key": PER_KEY}
     ).all()
     found: list[tuple[str, str, matching.Match]] = []
     names: dict[str, str] = {}
@@ -196,8 +211,9 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
             names[other_id] = data.get("name", "")
     source = "registration" if event_type == "created" else "edit"
     store_candidates(session, org.kind, found, source=source, matcher_version=matcher.version)
-    if event_type != "created":
-        session.execute(_STALE, {"id": org.id, "kept": [b for _, b, _ in found]})
+    if event_type != "created":  # pairs compared now and no longer for review
+        parted = [other_id for other_id, _ in neighbours if other_id not in names]
+        session.execute(_STALE, {"id": org.id, "parted": parted})
     if found:
         structlog.get_logger().info("dedup.flagged", record=org.id, candidates=len(found))
     found.sort(key=lambda f: -f[2].score)

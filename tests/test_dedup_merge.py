@@ -488,3 +488,34 @@ def test_merging_experts_keeps_the_relationships_of_both(client, auth_header):
     assert r.json()["survivorship"]["relationships"]["source"] == "both"
     kept = client.get(f"/v1/experts/{first['id']}", headers=h).json()["data"]["relationships"]
     assert [x["name"] for x in kept] == ["甲公司", "乙公司"]
+
+
+def test_a_crowded_key_does_not_hide_the_duplicate(client, auth_header, session):
+    """Six hundred records share a switchboard number with the newcomer; its duplicate shares
+    the organization code. The per-key cap keeps the duplicate in the comparison."""
+    from sqlalchemy import text
+
+    first, second = mengcao_pair()
+    a = register(client, auth_header, first)
+    other = register(
+        client, auth_header, orgdata.supplier(name="包头市某某建筑工程有限公司"), approve=False
+    )
+    session.execute(  # 600 more suppliers filed under the same phone key
+        text(
+            "INSERT INTO organizations (id, kind, uscc, name, region_code, status, data, version,"
+            " business_scope) SELECT 'sup_crowd' || lpad(g::text, 6, '0'), kind,"
+            " lpad(g::text, 18, 'X'), name || g, region_code, status, data, 1, business_scope"
+            " FROM organizations, generate_series(1, 600) g WHERE id = :b"
+        ),
+        {"b": other["id"]},
+    )
+    session.execute(
+        text(
+            "INSERT INTO dedup_keys (record_id, key, kind) SELECT 'sup_crowd'"
+            " || lpad(g::text, 6, '0'), key, kind FROM dedup_keys, generate_series(1, 600) g"
+            " WHERE record_id = :b"
+        ),
+        {"b": other["id"]},
+    )
+    r = client.post("/v1/suppliers", json=second, headers=auth_header(ROOT))
+    assert [d["id"] for d in r.json()["possible_duplicates"]] == [a["id"]]

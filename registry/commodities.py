@@ -185,11 +185,11 @@ def withdraw_offer(
 def list_offers(
     session: Session, *, commodity_id: str, actor: Principal, current_only: bool
 ) -> list[OfferOut]:
-    organizations.get(session, kind=RecordKind.commodity, org_id=commodity_id, actor=actor)
+    row = organizations.get(session, kind=RecordKind.commodity, org_id=commodity_id, actor=actor)
     rows = session.exec(
         select(Offer, Organization.name)
         .join(Organization, col(Organization.id) == Offer.supplier_id)
-        .where(col(Offer.commodity_id) == commodity_id)
+        .where(col(Offer.commodity_id) == row.org.id)  # (a merged id: the survivor's)
         .order_by(col(Offer.price), col(Offer.id))
     ).all()
     offers = [_out(offer, name) for offer, name in rows]

@@ -123,7 +123,7 @@ def for_organization(
     row = organizations.get(session, kind=kind, org_id=org_id, actor=actor)
     found = session.exec(
         select(Debarment)
-        .where(Debarment.organization_id == org_id)
+        .where(Debarment.organization_id == row.org.id)  # (a merged id: the survivor's)
         .order_by(col(Debarment.starts_on).desc())
     ).all()
     return [_out(d, row.org) for d in found]

@@ -1003,9 +1003,19 @@ def list_orgs(
     return [OrgRow(org, bool(debarred), pending) for org, debarred, pending in result]
 
 
+def _itself(session: Session, kind: RecordKind, org_id: str, actor: Principal) -> Organization:
+    """The record with this id as it is — a merged record's tombstone is not resolved — for the
+    reads of its own past (history, `as_of`): they are judged on it, not on its survivor."""
+    result = session.execute(_BY_ID[kind], {"key": org_id}).first()
+    if result is None or not _readable(actor, result[0]):
+        raise NotFound(f"{KIND_LABEL[kind]} {org_id} 不存在", code="not_found")
+    org: Organization = result[0]
+    return org
+
+
 def history(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) -> list[EventOut]:
-    row = get(session, kind=kind, org_id=org_id, actor=actor)
-    clear = may(actor, Action.read_restricted, target(row.org))
+    org = _itself(session, kind, org_id, actor)
+    clear = may(actor, Action.read_restricted, target(org))
     hidden = restricted_fields(kind)
     out = []
     for event in events.history(session, entity_kind=kind.value, entity_id=org_id):
@@ -1035,14 +1045,14 @@ def as_of(
     session: Session, *, kind: RecordKind, org_id: str, actor: Principal, at: datetime
 ) -> OrganizationOut:
     """The record as it stood at `at`, from the event log (same visibility as a current read)."""
-    current = get(session, kind=kind, org_id=org_id, actor=actor)
+    current = _itself(session, kind, org_id, actor)
     event = events.state_as_of(session, entity_kind=kind.value, entity_id=org_id, at=at)
     if event is None or event.snapshot is None:
         raise NotFound(
             f"{KIND_LABEL[kind]} {org_id} 在 {at.isoformat()} 尚未登记", code="not_found_at_time"
         )
     snap = event.snapshot
-    clear = may(actor, Action.read_restricted, target(current.org))
+    clear = may(actor, Action.read_restricted, target(current))
     return OrganizationOut(
         id=org_id,
         kind=kind,
@@ -1067,7 +1077,7 @@ def change_requests(
     clear = may(actor, Action.read_restricted, target(row.org))
     requests = session.exec(
         select(ChangeRequest)
-        .where(col(ChangeRequest.organization_id) == org_id)
+        .where(col(ChangeRequest.organization_id) == row.org.id)  # (a merged id: the survivor's)
         .order_by(col(ChangeRequest.created_at).desc())
     ).all()
 

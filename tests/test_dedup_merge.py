@@ -519,3 +519,27 @@ def test_a_crowded_key_does_not_hide_the_duplicate(client, auth_header, session)
     )
     r = client.post("/v1/suppliers", json=second, headers=auth_header(ROOT))
     assert [d["id"] for d in r.json()["possible_duplicates"]] == [a["id"]]
+
+
+def test_a_merged_record_s_own_past_stays_as_private_as_it_was(client, auth_header):
+    """History and `as_of` of a merged id are judged on the merged record itself, not on the
+    survivor it resolves to; its references are read through the survivor."""
+    first, second = mengcao_pair(XINCHENG, SAIHAN)
+    a = register(client, auth_header, first)
+    b = register(client, auth_header, second, approve=False)  # a draft of another county
+    h = auth_header(ROOT)
+    client.post(f"/v1/suppliers/{a['id']}/debarments", json=DEBARMENT, headers=h)
+    when = client.get(f"/v1/suppliers/{b['id']}", headers=h).json()["updated_at"]
+    r = _merge(client, auth_header, a["id"], b["id"], who=staff(HOHHOT, StaffRole.reviewer))
+    assert r.status_code == 201, r.text
+    county = auth_header(staff(XINCHENG, StaffRole.reviewer))
+    for headers in ({}, county):
+        r = client.get(f"/v1/suppliers/{b['id']}", params={"as_of": when}, headers=headers)
+        assert r.status_code == 404, r.text
+    assert client.get(f"/v1/suppliers/{b['id']}/history", headers=county).status_code == 404
+    assert [e["type"] for e in client.get(f"/v1/suppliers/{b['id']}/history", headers=h).json()][
+        -1
+    ] == "merged_into"
+    # the survivor's debarment, asked for by the merged id
+    [debarment] = client.get(f"/v1/suppliers/{b['id']}/debarments").json()
+    assert debarment["organization_id"] == a["id"]

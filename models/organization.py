@@ -108,6 +108,12 @@ class Organization(SQLModel, table=True):
             postgresql_where=text("status <> 'cancelled' AND natural_key IS NOT NULL"),
         ),
         Index("ix_organizations_specialties", "specialties", postgresql_using="gin"),
+        # tombstones by survivor: the codes an entity is known by (conflict-of-interest checks)
+        Index(
+            "ix_organizations_merged_into",
+            "merged_into",
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
         Index(
             "ix_organizations_catalog_code",
             "catalog_code",

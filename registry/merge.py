@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -30,7 +30,7 @@ from auth.policy import Action, may
 from auth.principals import Principal
 from models.dedup import Judgement, Merge
 from models.organization import Organization, RecordKind, Status
-from registry import dedup, events, organizations, personal
+from registry import dedup, events, lifecycle, organizations, personal
 from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
 from registry.ids import new_id
 from search import documents as search_documents
@@ -361,6 +361,29 @@ def same_entity_codes(session: Session, codes: Sequence[str]) -> dict[str, froze
 # --- merge ------------------------------------------------------------------------------------
 
 
+# statuses a bureau imposed on a record: a merge must not make them disappear
+SANCTIONED = frozenset({Status.suspended.value, Status.dismissed.value, Status.delisted.value})
+
+
+def _require_compatible(survivor: Organization, loser: Organization) -> None:
+    """The survivor must not be less established than the loser: an approved loser cannot be
+    absorbed by a record still under review, and a suspended (dismissed, delisted) loser only by
+    a record in the same state — else its id and code would resolve to a record that is
+    unpublished, or eligible when it was not."""
+    if loser.approved_at is not None and survivor.approved_at is None:
+        raise Conflict(
+            f"记录 {loser.id} 已审核入库,而 {survivor.id} 尚未审核:请以已入库的记录为存续记录",
+            code="survivor_not_approved",
+        )
+    if loser.status in SANCTIONED and survivor.status != loser.status:
+        label = lifecycle.STATUS_LABELS[Status(loser.status)]
+        raise Conflict(
+            f"记录 {loser.id} 处于“{label}”状态,合并会使该限制失效:请先处理,或以它为存续记录",
+            code="loser_sanctioned",
+            status_now=loser.status,
+        )
+
+
 def merge(
     session: Session,
     *,
@@ -392,6 +415,7 @@ def merge(
                 code="not_mergeable",
                 status_now=org.status,
             )
+    _require_compatible(survivor, loser)
     if dedup.latest_judgement(session, survivor.id, loser.id) is Judgement.negative:
         raise Conflict(
             "这对记录已被判断为“不是同一主体”;如判断有误,请先撤回该判断", code="judged_not_same"
@@ -454,6 +478,8 @@ def merge(
         reason=reason,
         merged_by=actor.subject if actor else events.OPERATOR,
         merged_by_name=(actor.name if actor else "命令行操作员")[:100],
+        # the clock, not the transaction's start: merges made in one transaction keep their order
+        merged_at=datetime.now(UTC),
     )
     session.add(row)
     session.flush()
@@ -469,6 +495,35 @@ def get_merge(session: Session, merge_id: str, *, lock: bool = False) -> Merge:
     if found is None:
         raise NotFound(f"合并记录 {merge_id} 不存在", code="not_found")
     return found
+
+
+_LATER = text(
+    """
+    SELECT m.id FROM merges m
+    WHERE m.undone_at IS NULL AND m.id <> :id AND m.merged_at > :at
+      AND (m.survivor_id = ANY(:records) OR m.loser_id = ANY(:records)
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements(m.before -> 'references') r
+                      WHERE r ->> 'id' = ANY(:rows)))
+    ORDER BY m.merged_at DESC
+    """
+)
+
+
+def _later_merges(session: Session, row: Merge) -> list[str]:
+    """Merges made after `row`, still in force, that touched one of its two records or one of
+    the reference rows it changed: undoing `row` first would restore what they rely on (merges
+    are undone last first)."""
+    return list(
+        session.execute(
+            _LATER,
+            {
+                "id": row.id,
+                "at": row.merged_at,
+                "records": [row.survivor_id, row.loser_id],
+                "rows": [str(e["id"]) for e in row.before.get("references", [])],
+            },
+        ).scalars()
+    )
 
 
 def unmerge(
@@ -492,16 +547,12 @@ def unmerge(
     if actor is not None:  # (the tombstone keeps the loser's region: it is where it returns)
         _readable_or_404(actor, survivor, survivor.id)
         _require_both(actor, survivor, loser)
-    if survivor.status == Status.merged.value:
-        later = session.exec(
-            select(Merge.id).where(
-                col(Merge.loser_id) == survivor.id, col(Merge.undone_at).is_(None)
-            )
-        ).first()
+    later = _later_merges(session, row)
+    if later:
         raise Conflict(
-            f"存续记录 {survivor.id} 已再次合并到 {survivor.merged_into},请先撤销那次合并({later})",
+            f"此后的合并 {', '.join(later)} 涉及同一记录或同一关联数据,仍然有效:请先撤销(后合并的先撤销)",
             code="merged_again",
-            later_merge=later,
+            later_merges=later,
         )
     why = reason or "撤销合并"
     kind = RecordKind(survivor.kind)
@@ -554,7 +605,7 @@ def unmerge(
         reason=why,
     )
     search_documents.rebuild(session, _offer_commodities(session, row.before["references"]))
-    row.undone_at = datetime.now().astimezone()
+    row.undone_at = datetime.now(UTC)
     row.undone_by = actor.subject if actor else events.OPERATOR
     row.undo_reason = reason
     session.add(row)

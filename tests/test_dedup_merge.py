@@ -543,3 +543,64 @@ def test_a_merged_record_s_own_past_stays_as_private_as_it_was(client, auth_head
     # the survivor's debarment, asked for by the merged id
     [debarment] = client.get(f"/v1/suppliers/{b['id']}/debarments").json()
     assert debarment["organization_id"] == a["id"]
+
+
+def _listed_commodity(client, h) -> dict[str, Any]:
+    r = client.post("/v1/commodities", json=orgdata.commodity(), headers=h)
+    assert r.status_code == 201, r.text
+    for move in ("submit", "approve"):
+        assert client.post(f"/v1/commodities/{r.json()['id']}/{move}", headers=h).is_success
+    return r.json()
+
+
+def test_merges_that_touched_the_same_rows_are_undone_last_first(client, auth_header):
+    """A commodity merge and a later supplier merge both moved one offer: the earlier one cannot
+    be undone while the later one is in force (it would break the one-live-offer rule)."""
+    h = auth_header(ROOT)
+    c1, c2 = _listed_commodity(client, h), _listed_commodity(client, h)
+    x = register(client, auth_header, orgdata.supplier())
+    y = register(client, auth_header, orgdata.supplier())
+    for commodity, supplier in ((c1, x), (c2, x), (c2, y)):
+        body = {"supplier_id": supplier["id"], "price": "100.00", "valid_from": "2026-01-01"}
+        assert client.post(f"/v1/commodities/{commodity['id']}/offers", json=body, headers=h)
+    first = _merge(client, auth_header, c1["id"], c2["id"]).json()
+    second = _merge(client, auth_header, y["id"], x["id"]).json()
+    r = client.post(f"/v1/dedup/merges/{first['id']}/undo", json={}, headers=h)
+    assert assert_problem(r, 409, "merged_again")["later_merges"] == [second["id"]]
+    for merge in (second, first):
+        r = client.post(f"/v1/dedup/merges/{merge['id']}/undo", json={}, headers=h)
+        assert r.status_code == 200, r.text
+    offers = client.get(f"/v1/commodities/{c2['id']}/offers", headers=h).json()
+    assert sorted(o["supplier_id"] for o in offers) == sorted([x["id"], y["id"]])
+
+
+def test_two_merges_into_one_survivor_are_undone_last_first(client, auth_header):
+    h = auth_header(ROOT)
+    s = register(client, auth_header, orgdata.supplier(name="甲科技有限公司"))
+    one = register(client, auth_header, orgdata.supplier(name="乙科技有限公司"))
+    two = register(client, auth_header, orgdata.supplier(name="丙科技有限公司"))
+    first = _merge(client, auth_header, s["id"], one["id"], fields={"name": "loser"}).json()
+    second = _merge(client, auth_header, s["id"], two["id"], fields={"name": "loser"}).json()
+    r = client.post(f"/v1/dedup/merges/{first['id']}/undo", json={}, headers=h)
+    assert_problem(r, 409, "merged_again")
+    for merge in (second, first):
+        assert client.post(f"/v1/dedup/merges/{merge['id']}/undo", json={}, headers=h).is_success
+    assert client.get(f"/v1/suppliers/{s['id']}", headers=h).json()["data"]["name"] == (
+        "甲科技有限公司"
+    )
+
+
+def test_a_merge_cannot_lift_a_sanction_or_hide_an_approved_record(client, auth_header):
+    h = auth_header(ROOT)
+    active = register(client, auth_header, orgdata.supplier())
+    suspended = register(client, auth_header, orgdata.supplier())
+    r = client.post(f"/v1/suppliers/{suspended['id']}/suspend", json={"reason": "核查"}, headers=h)
+    assert r.status_code == 200, r.text
+    assert_problem(
+        _merge(client, auth_header, active["id"], suspended["id"]), 409, "loser_sanctioned"
+    )
+    draft = register(client, auth_header, orgdata.supplier(), approve=False)
+    refused = _merge(client, auth_header, draft["id"], active["id"])
+    assert_problem(refused, 409, "survivor_not_approved")
+    # the other way round is the merge the reviewer means
+    assert _merge(client, auth_header, active["id"], draft["id"]).status_code == 201

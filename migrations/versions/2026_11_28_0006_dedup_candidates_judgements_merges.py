@@ -51,6 +51,12 @@ def upgrade() -> None:
         ["merged_into"],
         ["id"],
     )
+    op.create_index(
+        "ix_organizations_merged_into",
+        "organizations",
+        ["merged_into"],
+        postgresql_where=sa.text("merged_into IS NOT NULL"),
+    )
     op.drop_constraint(op.f("ck_organizations_status"), "organizations", type_="check")
     op.create_check_constraint(
         op.f("ck_organizations_status"), "organizations", f"status IN ({_STATUSES}, 'merged')"
@@ -173,6 +179,7 @@ def downgrade() -> None:
     op.create_check_constraint(
         op.f("ck_organizations_status"), "organizations", f"status IN ({_STATUSES})"
     )
+    op.drop_index("ix_organizations_merged_into", table_name="organizations")
     op.drop_constraint(
         op.f("fk_organizations_merged_into_organizations"), "organizations", type_="foreignkey"
     )

@@ -117,7 +117,7 @@ def store_candidates(
 # switchboard number many companies list) cannot crowd out the key the duplicate shares
 _NEIGHBOURS = text(
     """
-    SELECT o.id, o.data FROM organizations o
+    SELECT o.id, o.data, o.region_code, o.approved_at IS NOT NULL FROM organizations o
     WHERE o.id IN (
         SELECT n.record_id FROM unnest(CAST(:keys AS varchar[])) AS wanted(key)
         CROSS JOIN LATERAL (
@@ -138,6 +138,12 @@ class Found:
     name: str
     score: float
     evidence: str
+    region_code: str
+    published: bool
+
+    def readable_by(self, actor: Principal) -> bool:
+        target = Target(region_code=self.region_code, published=self.published)
+        return may(actor, Action.read, target)
 
 
 def stored_key(kind: str, key: str) -> str:
@@ -203,21 +209,21 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
         _NEIGHBOURS, {"kind": org.kind, "keys": sorted(keys), "id": org.id, "per_key": PER_KEY}
     ).all()
     found: list[tuple[str, str, matching.Match]] = []
-    names: dict[str, str] = {}
-    for other_id, data in neighbours:
+    others: dict[str, tuple[str, str, bool]] = {}
+    for other_id, data, region_code, published in neighbours:
         match = matcher.compare(record, plain_record(org.kind, other_id, data))
         if match.for_review:
             found.append((org.id, other_id, match))
-            names[other_id] = data.get("name", "")
+            others[other_id] = (data.get("name", ""), region_code, published)
     source = "registration" if event_type == "created" else "edit"
     store_candidates(session, org.kind, found, source=source, matcher_version=matcher.version)
     if event_type != "created":  # pairs compared now and no longer for review
-        parted = [other_id for other_id, _ in neighbours if other_id not in names]
+        parted = [row[0] for row in neighbours if row[0] not in others]
         session.execute(_STALE, {"id": org.id, "parted": parted})
     if found:
         structlog.get_logger().info("dedup.flagged", record=org.id, candidates=len(found))
     found.sort(key=lambda f: -f[2].score)
-    return [Found(b, names[b], m.score, m.explain()) for _, b, m in found]
+    return [Found(b, others[b][0], m.score, m.explain(), *others[b][1:]) for _, b, m in found]
 
 
 # --- judgements and clusters ------------------------------------------------------------------
@@ -326,6 +332,11 @@ class Side:
     region_code: str
     status: str
     kind: str
+    published: bool
+
+    def readable_by(self, actor: Principal) -> bool:
+        target = Target(region_code=self.region_code, published=self.published)
+        return may(actor, Action.read, target)
 
 
 @dataclass(frozen=True)
@@ -344,8 +355,8 @@ class Candidate:
 
 _QUEUE = """
     SELECT c.id, c.kind, c.score, c.evidence, c.vetoed, c.source, c.found_at, j.judgement,
-           l.id, l.name, l.region_code, l.status, l.kind,
-           r.id, r.name, r.region_code, r.status, r.kind
+           l.id, l.name, l.region_code, l.status, l.kind, l.approved_at IS NOT NULL,
+           r.id, r.name, r.region_code, r.status, r.kind, r.approved_at IS NOT NULL
     FROM dedup_candidates c
     JOIN organizations l ON l.id = c.left_id
     JOIN organizations r ON r.id = c.right_id
@@ -376,8 +387,8 @@ def _candidate(row: Any) -> Candidate:
         source=row[5],
         found_at=row[6],
         judgement=Judgement(row[7]) if row[7] else None,
-        left=Side(*row[8:13]),
-        right=Side(*row[13:18]),
+        left=Side(*row[8:14]),
+        right=Side(*row[14:20]),
     )
 
 

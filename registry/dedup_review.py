@@ -21,8 +21,22 @@ from models.organization import Organization, RecordKind
 from registry import dedup, merge, organizations, personal
 from registry.errors import NotFound
 
+HIDDEN_NAME = "(辖区外未公开的记录)"
 
-def candidate_out(row: dedup.Candidate) -> CandidateOut:
+
+def _side(side: dedup.Side, actor: Principal) -> CandidateSide:
+    """A side of a pair as the reviewer may see it: a record of another jurisdiction that is not
+    published shows its id, region and status, not its name."""
+    return CandidateSide(
+        id=side.id,
+        kind=side.kind,
+        name=side.name if side.readable_by(actor) else HIDDEN_NAME,
+        region_code=side.region_code,
+        status=side.status,
+    )
+
+
+def candidate_out(row: dedup.Candidate, actor: Principal) -> CandidateOut:
     evidence = [EvidenceOut(**e) for e in row.evidence]
     explanation = ", ".join(
         f"{e.note} {e.score:.2f}" if e.note else f"{e.field} {e.score:.2f}" for e in evidence
@@ -36,8 +50,8 @@ def candidate_out(row: dedup.Candidate) -> CandidateOut:
         source=row.source,
         found_at=row.found_at,
         judgement=row.judgement,
-        left=CandidateSide(**vars(row.left)),
-        right=CandidateSide(**vars(row.right)),
+        left=_side(row.left, actor),
+        right=_side(row.right, actor),
     )
 
 
@@ -59,8 +73,10 @@ def pair(session: Session, *, candidate_id: int, actor: Principal) -> CandidateP
     row = dedup.get_candidate(session, candidate_id=candidate_id, actor=actor)
     left, right = _record(session, row.left.id), _record(session, row.right.id)
     kind = RecordKind(left.kind)
-    shown = {
+    shown = {  # masked as the reviewer may see them; nothing of an unreadable record
         o.id: organizations.to_out(organizations.OrgRow(o, False, None), actor).data
+        if may(actor, Action.read, organizations.target(o))
+        else {}
         for o in (left, right)
     }
     choices = merge.survivorship(
@@ -80,7 +96,7 @@ def pair(session: Session, *, candidate_id: int, actor: Principal) -> CandidateP
                 rule=choice.rule if choice else "相同",
             )
         )
-    base = candidate_out(row)
+    base = candidate_out(row, actor)
     return CandidatePairOut(
         **base.model_dump(),
         fields=fields,

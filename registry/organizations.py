@@ -177,7 +177,11 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
         pending_change_request=row.pending_change_request,
         warnings=row.warnings,
         possible_duplicates=[
-            PossibleDuplicate.model_construct(**vars(found)) for found in row.possible_duplicates
+            PossibleDuplicate.model_construct(
+                id=found.id, name=found.name, score=found.score, evidence=found.evidence
+            )
+            for found in row.possible_duplicates
+            if found.readable_by(actor)  # (never a record the caller may not read)
         ]
         if may(actor, Action.review, target(org))
         else [],

@@ -604,3 +604,27 @@ def test_a_merge_cannot_lift_a_sanction_or_hide_an_approved_record(client, auth_
     assert_problem(refused, 409, "survivor_not_approved")
     # the other way round is the merge the reviewer means
     assert _merge(client, auth_header, active["id"], draft["id"]).status_code == 201
+
+
+def test_reviewers_are_not_shown_unpublished_records_of_other_jurisdictions(client, auth_header):
+    """The Saihan draft is not the Xincheng reviewer's to read: registering its duplicate in
+    Xincheng queues the pair, but neither the registration answer nor the queue shows the
+    draft's name or fields."""
+    first, second = mengcao_pair(SAIHAN, XINCHENG)
+    draft = register(client, auth_header, first, approve=False)
+    county = staff(XINCHENG, StaffRole.reviewer)
+    assert (
+        client.get(f"/v1/suppliers/{draft['id']}", headers=auth_header(county)).status_code == 404
+    )
+    r = client.post("/v1/suppliers", json=second, headers=auth_header(county))
+    assert r.status_code == 201, r.text
+    assert r.json()["possible_duplicates"] == []  # queued all the same:
+    [item] = queue(client, auth_header, county, record_id=r.json()["id"])
+    hidden = item["left"] if item["left"]["id"] == draft["id"] else item["right"]
+    assert hidden["name"] == "(辖区外未公开的记录)" and hidden["region_code"] == SAIHAN
+    pair = client.get(f"/v1/dedup/candidates/{item['id']}", headers=auth_header(county)).json()
+    side = "left" if item["left"]["id"] == draft["id"] else "right"
+    assert all(f[side] is None for f in pair["fields"])
+    # the league/city bureau holding both sees both
+    [item] = queue(client, auth_header, staff(HOHHOT, StaffRole.reviewer), record_id=draft["id"])
+    assert first["name"] in (item["left"]["name"], item["right"]["name"])

@@ -68,7 +68,7 @@ def list_candidates(
         encode_cursor([repr(rows[-1].score), str(rows[-1].id)]) if len(rows) == limit else None
     )
     return Page[CandidateOut](
-        items=[dedup_review.candidate_out(r) for r in rows], next_cursor=next_cursor
+        items=[dedup_review.candidate_out(r, actor) for r in rows], next_cursor=next_cursor
     )
 
 
@@ -99,7 +99,7 @@ def judge(session: SessionDep, actor: Staff, candidate_id: int, body: JudgementI
         reason=body.reason,
         actor=actor,
     )
-    return dedup_review.candidate_out(row)
+    return dedup_review.candidate_out(row, actor)
 
 
 @router.get(

@@ -78,10 +78,12 @@ def add_offer(
             "商品未上架,不能报价", code="commodity_not_listed", status_now=commodity.status
         )
     supplier = _supplier_acting(session, body.supplier_id, actor)
+    # FOR SHARE: a merge (or suspension) of the supplier waits for this offer, or this offer
+    # sees its outcome — never a live offer left on a record merged away meanwhile
     eligible = session.exec(
-        select(Organization.id).where(
-            col(Organization.id) == supplier.id, organizations.eligible_expr()
-        )
+        select(Organization.id)
+        .where(col(Organization.id) == supplier.id, organizations.eligible_expr())
+        .with_for_update(read=True, of=Organization)
     ).first()
     if eligible is None:
         raise Conflict(

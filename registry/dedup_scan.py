@@ -329,7 +329,7 @@ def _compare_all(
     compare = matcher.compare_prepared
     found = []
     for i, j in zip(left, right, strict=True):
-        match = compare(prepared[i], prepared[j])
+        match = compare(prepared[i], prepared[j], stop_at_veto=True)
         if match.for_review:
             found.append((i, j, match))
     return found

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 from rapidfuzz.distance import JaroWinkler
@@ -528,6 +528,10 @@ class ResidentId:
         return Outcome(0.0, "different ID numbers", "different ID numbers: two persons")
 
 
+# the comparators whose outcome can be decisive (the same identifier): see `stop_at_veto`
+IDENTIFIERS = (Uscc, ResidentId)
+
+
 _MODEL_NUMBER = re.compile(r"[A-Z]*[0-9][0-9A-Z+#*%.]*")
 
 
@@ -654,6 +658,12 @@ class Matcher:
         if len(self.keys) > MAX_KEYS:
             raise ValueError(f"{self.name}: at most {MAX_KEYS} blocking rules")
 
+    @cached_property
+    def _last_identifier(self) -> int:
+        """The index of the last rule whose comparator can be decisive (-1: none)."""
+        found = [i for i, r in enumerate(self.fields) if isinstance(r.comparator, IDENTIFIERS)]
+        return max(found, default=-1)
+
     def prepare(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
         """The record as the comparators read it (computed once per record in a scan)."""
         return tuple(
@@ -663,11 +673,16 @@ class Matcher:
     def compare(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
         return self.compare_prepared(self.prepare(a), self.prepare(b))
 
-    def compare_prepared(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> Match:
+    def compare_prepared(
+        self, a: tuple[Any, ...], b: tuple[Any, ...], *, stop_at_veto: bool = False
+    ) -> Match:
+        """The match with all its evidence; with `stop_at_veto` (scans, which keep only pairs
+        for review), a vetoed pair is answered at its veto once no identifier that could still
+        make it decisive is left to compare."""
         evidence: list[Evidence] = []
         total = weights = 0.0
         vetoed: str | None = None
-        for rule, value_a, value_b in zip(self.fields, a, b, strict=True):
+        for index, (rule, value_a, value_b) in enumerate(zip(self.fields, a, b, strict=True)):
             if value_a is None or value_b is None:
                 continue
             outcome = rule.comparator(value_a, value_b)
@@ -682,6 +697,8 @@ class Matcher:
             weights += rule.weight
             if outcome.veto and vetoed is None:
                 vetoed = outcome.veto
+            if vetoed and stop_at_veto and index >= self._last_identifier:
+                return Match(0.0, evidence, vetoed, self.review_threshold)
         score = round(total / max(weights, self.min_weight), 4) if weights else 0.0
         return Match(score, evidence, vetoed, self.review_threshold)
 
@@ -784,7 +801,7 @@ def scan_records(
         return value
 
     for i, j in candidate_pairs(records, matcher, **kw):
-        match = matcher.compare_prepared(get(i), get(j))
+        match = matcher.compare_prepared(get(i), get(j), stop_at_veto=True)
         if match.for_review:
             yield i, j, match
 

@@ -317,3 +317,25 @@ def test_a_pair_in_several_blocks_is_given_once() -> None:
     assert list(candidate_pairs(records, MATCHERS["organization"])) == [(0, 1)]
     found = list(scan_records(records, MATCHERS["organization"]))
     assert [(i, j) for i, j, _ in found] == [(0, 1)] and found[0][2].for_review
+
+
+@pytest.mark.parametrize("kind", ["organization", "expert", "commodity"])
+def test_stopping_at_a_veto_keeps_every_pair_for_review(kind: str) -> None:
+    """Scans stop comparing a pair at its veto: the pairs for review, their scores and their
+    evidence are exactly those of the full comparison."""
+    from registry.matching import MATCHERS, candidate_pairs
+    from tests.dedup_variants import generate
+
+    matcher = MATCHERS[kind]
+    labeled = generate(kind, 1500, seed=7)
+    prepared = [matcher.prepare(r) for r in labeled.records]
+    vetoed = 0
+    for i, j in candidate_pairs(labeled.records, matcher):
+        full = matcher.compare_prepared(prepared[i], prepared[j])
+        fast = matcher.compare_prepared(prepared[i], prepared[j], stop_at_veto=True)
+        assert fast.for_review == full.for_review
+        assert fast.vetoed == full.vetoed
+        if full.for_review:
+            assert fast == full
+        vetoed += full.vetoed is not None
+    assert vetoed  # the shortcut was exercised

@@ -191,7 +191,9 @@ class FieldComparison(BaseModel):
     left: Any = Field(default=None, description="左侧记录的值(按您的权限脱敏)")
     right: Any = Field(default=None, description="右侧记录的值(按您的权限脱敏)")
     same: bool
-    keep: str = Field(description="以左侧为存续记录合并时默认保留哪一侧:survivor(左)/ loser(右)/ both(两侧合并)")
+    keep: str = Field(
+        description="以左侧为存续记录合并时默认保留哪一侧:survivor(左)/ loser(右)/ both(两侧合并)"
+    )
     rule: str = Field(
         description="默认规则:非空优先、已审核优先、较新优先、标识字段保留存续记录的值"
     )

@@ -14,21 +14,23 @@ candidate again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Boolean, String, literal_column, or_, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from auth.policy import Action, Target, may, reach
+from auth.policy import Action, Target, may, reach, visible_filter
 from auth.principals import Principal
 from models.dedup import Judgement
 from models.organization import Organization, RecordKind, Status
-from registry import matching, personal
+from registry import events, matching, personal
 from registry.codes import region_prefix
 from registry.errors import Conflict, Forbidden, NotFound, Unprocessable
 
@@ -42,6 +44,17 @@ DEAD_STATUSES = (Status.cancelled.value, Status.merged.value)
 PER_KEY = 100
 
 
+# a pair's state: its latest judgement (`{left}`, `{right}`: the pair's id columns)
+LATEST_JUDGEMENT = (
+    "(SELECT judgement FROM dedup_judgements WHERE left_id = {left} AND right_id = {right}"
+    " ORDER BY seq DESC LIMIT 1)"
+)
+# for conditions inlined into text() queries (named parameters: no doubled percent signs)
+_INLINE = postgresql.dialect(paramstyle="named")
+# `DEAD_STATUSES` as an SQL list
+_DEAD_SQL = "(" + ", ".join(f"'{s}'" for s in DEAD_STATUSES) + ")"
+
+
 def ordered(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
@@ -53,11 +66,6 @@ def plain_record(kind: str, record_id: str, data: Mapping[str, Any]) -> dict[str
 
 # --- candidates -------------------------------------------------------------------------------
 
-_LATEST = """
-    SELECT DISTINCT ON (left_id, right_id) left_id, right_id, judgement
-    FROM dedup_judgements
-"""
-
 _STORE = text(
     """
     INSERT INTO dedup_candidates
@@ -65,17 +73,12 @@ _STORE = text(
     SELECT CAST(:kind AS varchar), CAST(:left_id AS varchar), CAST(:right_id AS varchar),
            :score, CAST(:evidence AS jsonb), CAST(:vetoed AS varchar), :version,
            CAST(:source AS varchar)
-    WHERE NOT EXISTS (
-        SELECT 1 FROM (
-            SELECT judgement FROM dedup_judgements
-            WHERE left_id = :left_id AND right_id = :right_id ORDER BY seq DESC LIMIT 1
-        ) latest WHERE latest.judgement = 'negative'
-    )
+    WHERE {latest} IS DISTINCT FROM 'negative'
     ON CONFLICT (left_id, right_id) DO UPDATE SET
         score = EXCLUDED.score, evidence = EXCLUDED.evidence, vetoed = EXCLUDED.vetoed,
         matcher_version = EXCLUDED.matcher_version, scored_at = now()
     RETURNING id
-    """
+    """.format(latest=LATEST_JUDGEMENT.format(left=":left_id", right=":right_id"))  # noqa: S608
 )
 
 
@@ -89,8 +92,6 @@ def store_candidates(
 ) -> int:
     """Write (or re-score) candidate pairs; pairs judged "not the same" are skipped. Returns
     the number written."""
-    import orjson
-
     written = 0
     for a, b, match in pairs:
         left, right = ordered(a, b)
@@ -116,8 +117,9 @@ def store_candidates(
 # the records sharing a key, at most PER_KEY per key (the first ones by id): a crowded key (a
 # switchboard number many companies list) cannot crowd out the key the duplicate shares
 _NEIGHBOURS = text(
-    """
-    SELECT o.id, o.data, o.region_code, o.approved_at IS NOT NULL FROM organizations o
+    f"""
+    SELECT o.id, o.name, o.region_code, o.status, o.kind, o.approved_at IS NOT NULL, o.data
+    FROM organizations o
     WHERE o.id IN (
         SELECT n.record_id FROM unnest(CAST(:keys AS varchar[])) AS wanted(key)
         CROSS JOIN LATERAL (
@@ -125,25 +127,32 @@ _NEIGHBOURS = text(
             WHERE k.kind = :kind AND k.key = wanted.key AND k.record_id <> :id
             ORDER BY k.record_id LIMIT :per_key
         ) n
-    ) AND o.status NOT IN ('cancelled', 'merged')
-    """
+    ) AND o.status NOT IN {_DEAD_SQL}
+    """  # noqa: S608 - constants
 )
+
+
+@dataclass(frozen=True)
+class Side:
+    id: str
+    name: str
+    region_code: str
+    status: str
+    kind: str
+    published: bool
+
+    def readable_by(self, actor: Principal) -> bool:
+        target = Target(region_code=self.region_code, published=self.published)
+        return may(actor, Action.read, target)
 
 
 @dataclass(frozen=True)
 class Found:
     """A near-duplicate of a record, as its registration answer shows it."""
 
-    id: str
-    name: str
+    record: Side
     score: float
     evidence: str
-    region_code: str
-    published: bool
-
-    def readable_by(self, actor: Principal) -> bool:
-        target = Target(region_code=self.region_code, published=self.published)
-        return may(actor, Action.read, target)
 
 
 def stored_key(kind: str, key: str) -> str:
@@ -209,12 +218,13 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
         _NEIGHBOURS, {"kind": org.kind, "keys": sorted(keys), "id": org.id, "per_key": PER_KEY}
     ).all()
     found: list[tuple[str, str, matching.Match]] = []
-    others: dict[str, tuple[str, str, bool]] = {}
-    for other_id, data, region_code, published in neighbours:
-        match = matcher.compare(record, plain_record(org.kind, other_id, data))
+    others: dict[str, Side] = {}
+    for *placed, data in neighbours:
+        other = Side(*placed)
+        match = matcher.compare(record, plain_record(org.kind, other.id, data))
         if match.for_review:
-            found.append((org.id, other_id, match))
-            others[other_id] = (data.get("name", ""), region_code, published)
+            found.append((org.id, other.id, match))
+            others[other.id] = other
     source = "registration" if event_type == "created" else "edit"
     store_candidates(session, org.kind, found, source=source, matcher_version=matcher.version)
     if event_type != "created":  # pairs compared now and no longer for review
@@ -223,7 +233,7 @@ def on_write(session: Session, org: Organization, event_type: str) -> list[Found
     if found:
         structlog.get_logger().info("dedup.flagged", record=org.id, candidates=len(found))
     found.sort(key=lambda f: -f[2].score)
-    return [Found(b, others[b][0], m.score, m.explain(), *others[b][1:]) for _, b, m in found]
+    return [Found(others[b], m.score, m.explain()) for _, b, m in found]
 
 
 # --- judgements and clusters ------------------------------------------------------------------
@@ -239,11 +249,7 @@ DECISIONS = {
 def latest_judgement(db: Session | Connection, a: str, b: str) -> Judgement | None:
     left, right = ordered(a, b)
     value = db.execute(
-        text(
-            "SELECT judgement FROM dedup_judgements WHERE left_id = :l AND right_id = :r"
-            " ORDER BY seq DESC LIMIT 1"
-        ),
-        {"l": left, "r": right},
+        text("SELECT " + LATEST_JUDGEMENT.format(left=":l", right=":r")), {"l": left, "r": right}
     ).scalar()
     return Judgement(value) if value else None
 
@@ -268,8 +274,8 @@ def append_judgement(
             "l": left,
             "r": right,
             "j": judgement.value,
-            "actor": actor.subject if actor else "operator",
-            "name": (actor.name if actor else "命令行操作员")[:100],
+            "actor": events.who(actor)[0],
+            "name": events.who(actor)[1],
             "reason": reason,
             "request_id": structlog.contextvars.get_contextvars().get("request_id"),
         },
@@ -326,20 +332,6 @@ def cluster_of(session: Session, record_id: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class Side:
-    id: str
-    name: str
-    region_code: str
-    status: str
-    kind: str
-    published: bool
-
-    def readable_by(self, actor: Principal) -> bool:
-        target = Target(region_code=self.region_code, published=self.published)
-        return may(actor, Action.read, target)
-
-
-@dataclass(frozen=True)
 class Candidate:
     id: int
     kind: str
@@ -353,23 +345,22 @@ class Candidate:
     right: Side
 
 
-_QUEUE = """
+_QUEUE = f"""
     SELECT c.id, c.kind, c.score, c.evidence, c.vetoed, c.source, c.found_at, j.judgement,
            l.id, l.name, l.region_code, l.status, l.kind, l.approved_at IS NOT NULL,
            r.id, r.name, r.region_code, r.status, r.kind, r.approved_at IS NOT NULL
     FROM dedup_candidates c
     JOIN organizations l ON l.id = c.left_id
     JOIN organizations r ON r.id = c.right_id
-    LEFT JOIN LATERAL (
-        SELECT judgement FROM dedup_judgements
-        WHERE left_id = c.left_id AND right_id = c.right_id ORDER BY seq DESC LIMIT 1
-    ) j ON true
-"""
+    CROSS JOIN LATERAL (
+        SELECT {LATEST_JUDGEMENT.format(left="c.left_id", right="c.right_id")} AS judgement
+    ) j
+"""  # noqa: S608 - constants
 
 STATES = {
     # undecided pairs of live records: what a reviewer works through
     "open": "(j.judgement IS NULL OR j.judgement IN ('no_judgement', 'unsure'))"
-    " AND l.status NOT IN ('cancelled', 'merged') AND r.status NOT IN ('cancelled', 'merged')",
+    f" AND l.status NOT IN {_DEAD_SQL} AND r.status NOT IN {_DEAD_SQL}",
     "unsure": "j.judgement = 'unsure'",
     "same": "j.judgement = 'positive'",
     "not_same": "j.judgement = 'negative'",
@@ -393,11 +384,26 @@ def _candidate(row: Any) -> Candidate:
 
 
 def _in_reach(actor: Principal) -> tuple[str, dict[str, Any]]:
-    """Pairs with at least one record in the reviewer's jurisdiction."""
+    """Pairs with at least one record the reviewer may review: the policy's own SQL filter
+    (`auth.policy.visible_filter`) on either side of the pair."""
     if not reach(actor, Action.review):
         raise Forbidden("只有审核人员可以处理疑似重复", code="forbidden")
-    prefix = actor.jurisdiction_prefix or ""
-    return "(l.region_code LIKE :prefix OR r.region_code LIKE :prefix)", {"prefix": prefix + "%"}
+    either = or_(
+        *(
+            visible_filter(
+                actor,
+                Action.review,
+                region_code=literal_column(f"{side}.region_code", String),
+                published=literal_column(f"{side}.approved_at IS NOT NULL", Boolean),
+                entity_kind=literal_column(f"{side}.kind", String),
+                entity_id=literal_column(f"{side}.id", String),
+            )
+            for side in ("l", "r")
+        )
+    )
+    # (a text() query: the condition is inlined, its values are the principal's own codes)
+    sql = either.compile(dialect=_INLINE, compile_kwargs={"literal_binds": True})
+    return f"({sql})", {}
 
 
 def list_candidates(
@@ -461,11 +467,6 @@ def judgement_log(session: Session, a: str, b: str) -> list[dict[str, Any]]:
     ]
 
 
-def may_judge(actor: Principal, *sides: Side | Organization) -> bool:
-    """A reviewer may judge a pair when one of its records is in the reviewer's jurisdiction."""
-    return any(may(actor, Action.review, Target(region_code=s.region_code)) for s in sides)
-
-
 def judge(
     session: Session,
     *,
@@ -482,28 +483,12 @@ def judge(
             "判断应为 same(同一主体)、not_same(不是同一主体)、unsure(无法确定)或 retract(撤回)",
             code="invalid_decision",
         )
-    if not may_judge(actor, candidate.left, candidate.right):
-        raise Forbidden("这对记录都不在您的管辖范围内", code="outside_jurisdiction")
     if judgement is Judgement.negative and not reason:
         raise Unprocessable("判断“不是同一主体”时请说明理由", code="reason_required")
-    merged = {Status.merged.value}
-    if judgement is not Judgement.positive and {candidate.left.status, candidate.right.status} & (
-        merged
-    ):
+    merged = Status.merged.value in (candidate.left.status, candidate.right.status)
+    if judgement is not Judgement.positive and merged:
         raise Conflict("这对记录已合并;如合并有误,请撤销合并", code="already_merged")
     append_judgement(
         session, candidate.left.id, candidate.right.id, judgement, actor, reason=reason
     )
     return get_candidate(session, candidate_id=candidate_id, actor=actor)
-
-
-def decided_pairs(db: Session | Connection, ids: Sequence[str]) -> dict[tuple[str, str], str]:
-    """Latest judgements of the pairs touching `ids` (for scans that skip negatives)."""
-    rows = db.execute(
-        text(
-            f"{_LATEST} WHERE left_id = ANY(:ids) OR right_id = ANY(:ids)"
-            " ORDER BY left_id, right_id, seq DESC"
-        ),
-        {"ids": list(ids)},
-    ).all()
-    return {(a, b): j for a, b, j in rows}

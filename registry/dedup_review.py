@@ -112,17 +112,14 @@ def cluster(session: Session, *, record_id: str, actor: Principal) -> ClusterOut
     return ClusterOut(record_id=record_id, members=sorted(dedup.cluster_of(session, record_id)))
 
 
-def merge_out(row: Merge, moved: dict[str, int] | None = None) -> MergeOut:
-    counted: dict[str, int] = {}
-    for entry in row.before.get("references", []):
-        counted[entry["table"]] = counted.get(entry["table"], 0) + 1
+def merge_out(row: Merge) -> MergeOut:
     return MergeOut(
         id=row.id,
         kind=row.kind,
         survivor_id=row.survivor_id,
         loser_id=row.loser_id,
         survivorship=row.survivorship,
-        moved=moved if moved is not None else counted,
+        moved=merge.moved(row),
         references=len(row.before.get("references", [])),
         reason=row.reason,
         merged_by_name=row.merged_by_name,

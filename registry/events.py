@@ -16,12 +16,18 @@ from models.event import Event, FeedItem, FeedPage
 from registry.errors import BadRequest
 
 OPERATOR = "operator"  # the command line, acting outside the API
+OPERATOR_NAME = "命令行操作员"
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Top-level fields that differ: {field: [before, after]}."""
     keys = dict.fromkeys([*before, *after])
     return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
+
+
+def who(actor: Principal | None) -> tuple[str, str]:
+    """(subject, display name) of whoever acts: a principal, or the operator at the command line."""
+    return (actor.subject, actor.name[:100]) if actor else (OPERATOR, OPERATOR_NAME)
 
 
 def record(
@@ -36,14 +42,15 @@ def record(
     reason: str | None = None,
 ) -> None:
     """Append one event in the caller's transaction (so it commits or vanishes with the change)."""
+    subject, name = who(actor)
     session.add(
         Event(
             entity_kind=entity_kind,
             entity_id=entity_id,
             type=type,
             actor_kind=actor.kind.value if actor else OPERATOR,
-            actor=actor.subject if actor else OPERATOR,
-            actor_name=(actor.name if actor else "命令行操作员")[:100],
+            actor=subject,
+            actor_name=name,
             reason=reason,
             request_id=structlog.contextvars.get_contextvars().get("request_id"),
             changes=changes or {},

@@ -18,7 +18,7 @@ back. Versions only move forward (an ETag from before the merge stays stale).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,15 +64,14 @@ class Reference:
 
     table: str
     column: str
-    label: str
 
 
 REFERENCES = (
-    Reference("debarments", "organization_id", "禁止参加政府采购活动记录"),
-    Reference("change_requests", "organization_id", "变更申请"),
-    Reference("commodity_offers", "supplier_id", "报价(供应商)"),
-    Reference("commodity_offers", "commodity_id", "报价(商品)"),
-    Reference("accounts", "entity_id", "自助账号"),
+    Reference("debarments", "organization_id"),
+    Reference("change_requests", "organization_id"),
+    Reference("commodity_offers", "supplier_id"),
+    Reference("commodity_offers", "commodity_id"),
+    Reference("accounts", "entity_id"),
 )
 
 
@@ -82,11 +81,15 @@ class Choice:
     rule: str  # why (a default rule, or the reviewer's choice)
 
 
-@dataclass
-class MergeResult:
-    merge: Merge
-    survivor: organizations.OrgRow
-    moved: dict[str, int] = field(default_factory=dict)
+def moved(row: Merge) -> dict[str, int]:
+    """How many rows of each referencing table a merge pointed at the survivor (read from its
+    undo record: the rows whose reference column it changed)."""
+    columns = {(ref.table, ref.column) for ref in REFERENCES}
+    counts: dict[str, int] = {}
+    for entry in row.before.get("references", []):
+        if any((entry["table"], name) in columns for name in entry["before"]):
+            counts[entry["table"]] = counts.get(entry["table"], 0) + 1
+    return counts
 
 
 def _empty(value: Any) -> bool:
@@ -239,11 +242,10 @@ def _set(session: Session, table: str, row_id: str, values: Mapping[str, Any]) -
 
 
 def _move_references(
-    session: Session, survivor: Organization, loser: Organization, reason: str
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    session: Session, survivor: Organization, loser: Organization
+) -> list[dict[str, Any]]:
     """Point every reference at the survivor; returns, per touched row, the columns it had."""
     changed: list[dict[str, Any]] = []
-    moved: dict[str, int] = {}
 
     def note(table: str, row_id: str, before: dict[str, Any]) -> None:
         changed.append({"table": table, "id": row_id, "before": before})
@@ -300,8 +302,7 @@ def _move_references(
         ).scalars()
         for row_id in ids:
             note(ref.table, row_id, {ref.column: loser.id})
-            moved[ref.table] = moved.get(ref.table, 0) + 1
-    return changed, moved
+    return changed
 
 
 def _restore_references(session: Session, changed: list[dict[str, Any]]) -> None:
@@ -392,7 +393,7 @@ def merge(
     overrides: Mapping[str, str] | None,
     reason: str | None,
     actor: Principal | None,
-) -> MergeResult:
+) -> Merge:
     """Merge `loser_id` into `survivor_id` (see the module docstring); `actor=None` is the
     operator at the command line."""
     if survivor_id == loser_id:
@@ -416,7 +417,8 @@ def merge(
                 status_now=org.status,
             )
     _require_compatible(survivor, loser)
-    if dedup.latest_judgement(session, survivor.id, loser.id) is Judgement.negative:
+    judged = dedup.latest_judgement(session, survivor.id, loser.id)
+    if judged is Judgement.negative:
         raise Conflict(
             "这对记录已被判断为“不是同一主体”;如判断有误,请先撤回该判断", code="judged_not_same"
         )
@@ -432,7 +434,7 @@ def merge(
         "loser": _snapshot(session, loser.id),
     }
     why = reason or "合并重复记录"
-    changed, moved = _move_references(session, survivor, loser, why)
+    changed = _move_references(session, survivor, loser)
     before["references"] = changed
 
     # the survivor takes the chosen values, the loser becomes its tombstone
@@ -461,7 +463,7 @@ def merge(
         changes={"status": [loser_status, loser.status], "merged_into": [None, survivor.id]},
         reason=why,
     )
-    if dedup.latest_judgement(session, survivor.id, loser.id) is not Judgement.positive:
+    if judged is not Judgement.positive:
         dedup.append_judgement(
             session, survivor.id, loser.id, Judgement.positive, actor, reason=why
         )
@@ -476,14 +478,14 @@ def merge(
         before=before,
         survivor_version=survivor.version,
         reason=reason,
-        merged_by=actor.subject if actor else events.OPERATOR,
-        merged_by_name=(actor.name if actor else "命令行操作员")[:100],
+        merged_by=events.who(actor)[0],
+        merged_by_name=events.who(actor)[1],
         # the clock, not the transaction's start: merges made in one transaction keep their order
         merged_at=datetime.now(UTC),
     )
     session.add(row)
     session.flush()
-    return MergeResult(row, organizations.reread(session, survivor), moved)
+    return row
 
 
 # --- unmerge ----------------------------------------------------------------------------------
@@ -533,7 +535,7 @@ def unmerge(
     reason: str | None,
     not_same: bool,
     actor: Principal | None,
-) -> MergeResult:
+) -> Merge:
     """Undo a merge (see the module docstring). With `not_same`, the pair is also judged "not
     the same" so it is never suggested again; otherwise the earlier positive judgement is
     retracted and the pair may come back to the queue."""
@@ -606,8 +608,8 @@ def unmerge(
     )
     search_documents.rebuild(session, _offer_commodities(session, row.before["references"]))
     row.undone_at = datetime.now(UTC)
-    row.undone_by = actor.subject if actor else events.OPERATOR
+    row.undone_by = events.who(actor)[0]
     row.undo_reason = reason
     session.add(row)
     session.flush()
-    return MergeResult(row, organizations.reread(session, survivor))
+    return row

@@ -178,10 +178,13 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
         warnings=row.warnings,
         possible_duplicates=[
             PossibleDuplicate.model_construct(
-                id=found.id, name=found.name, score=found.score, evidence=found.evidence
+                id=found.record.id,
+                name=found.record.name,
+                score=found.score,
+                evidence=found.evidence,
             )
             for found in row.possible_duplicates
-            if found.readable_by(actor)  # (never a record the caller may not read)
+            if found.record.readable_by(actor)  # (never a record the caller may not read)
         ]
         if may(actor, Action.review, target(org))
         else [],
@@ -199,7 +202,7 @@ def to_out(row: OrgRow, actor: Principal) -> OrganizationOut:
 # --- kind rules: validation, key, projections --------------------------------------------------
 
 
-def _validate(session: Session, kind: RecordKind, payload: dict[str, Any]) -> dict[str, Any]:
+def validate_data(session: Session, kind: RecordKind, payload: dict[str, Any]) -> dict[str, Any]:
     """The kind's schema, then its references (region, catalogue, specialties) and cross-field
     rules; every problem is reported with the field it concerns."""
     data: dict[str, Any] = validate_or_422(DATA_MODELS[kind], payload).model_dump(mode="json")
@@ -435,7 +438,7 @@ def register(
     org_id: str | None = None,
 ) -> OrgRow:
     """A new draft. Exactly one live record per code: the unique index decides under concurrency."""
-    data = _validate(session, kind, payload)
+    data = validate_data(session, kind, payload)
     if (
         actor is not None
         and owner_account_id is None
@@ -498,7 +501,7 @@ def lock_visible(
     return org
 
 
-def _apply(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
+def apply_data(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
     """Make the (plain) document the version in force."""
     key_changes = (org.uscc, org.natural_key) != (data.get("uscc"), natural_key(kind, data))
     try:
@@ -540,7 +543,7 @@ def edit(
     pending = _pending(session, org.id)
     current = personal.unseal(kind, org.data)
     base = {**current, **(personal.unseal(kind, pending.changes) if pending else {})}
-    data = _validate(session, kind, {**base, **patch})
+    data = validate_data(session, kind, {**base, **patch})
     # staff may move a record only within their jurisdiction; the entity itself may report a
     # move anywhere (on an active record it is a change request, reviewed where it is managed now)
     moved = data["region_code"] != org.region_code
@@ -556,9 +559,9 @@ def edit(
     if status in lifecycle.DIRECTLY_EDITABLE:
         found: list[dedup.Found] = []
         if changed:
-            _apply(session, org, data, kind)
+            apply_data(session, org, data, kind)
             found = record_event(session, org, "updated", actor, changes=changed)
-        row = _row(session, org, warnings + _duplicate_warning(found))
+        row = reread(session, org, warnings + _duplicate_warning(found))
         row.possible_duplicates = found
         return row
 
@@ -566,26 +569,11 @@ def edit(
     immediate = {k: data[k] for k in changed if k in unreviewed}
     reviewed = {k: sealed[k] for k in changed if k not in unreviewed}
     if immediate:
-        _apply(session, org, {**current, **immediate}, kind)
+        apply_data(session, org, {**current, **immediate}, kind)
         record_event(session, org, "updated", actor, changes={k: changed[k] for k in immediate})
     if reviewed or pending:
         _upsert_change_request(session, org, pending, reviewed, actor)
-    return _row(session, org, warnings)
-
-
-def validate_data(session: Session, kind: RecordKind, payload: dict[str, Any]) -> dict[str, Any]:
-    """The kind's whole validation of a (plain) document, as registration and edits run it."""
-    return _validate(session, kind, payload)
-
-
-def apply_data(session: Session, org: Organization, data: dict[str, Any], kind: RecordKind) -> None:
-    """Make a validated plain document the version in force (sealed, projected, version +1)."""
-    _apply(session, org, data, kind)
-
-
-def reread(session: Session, org: Organization) -> OrgRow:
-    """The record's row as reads answer it, after a write in this transaction."""
-    return _row(session, org)
+    return reread(session, org, warnings)
 
 
 def _pending(session: Session, org_id: str) -> ChangeRequest | None:
@@ -681,13 +669,13 @@ def decide_change_request(
     if decision == "reject" and not (reason and reason.strip()):
         raise Unprocessable("驳回变更申请需要填写理由", code="reason_required")
     if decision == "approve":
-        data = _validate(
+        data = validate_data(
             session,
             kind,
             {**personal.unseal(kind, org.data), **personal.unseal(kind, request.changes)},
         )
         changed = events.diff(org.data, personal.seal(kind, data, previous=org.data))
-        _apply(session, org, data, kind)
+        apply_data(session, org, data, kind)
         record_event(session, org, "change_approved", actor, changes=changed, reason=reason)
     request.status = {"approve": "approved", "reject": "rejected", "withdraw": "withdrawn"}[
         decision
@@ -702,7 +690,7 @@ def decide_change_request(
     if decision != "approve":
         _bump(session, org)
         record_event(session, org, f"change_{request.status}", actor, reason=reason)
-    return _row(session, org)
+    return reread(session, org)
 
 
 def transition(
@@ -757,13 +745,14 @@ def transition(
         changes={"status": [before, org.status]},
         reason=org.status_reason,
     )
-    return _row(session, org)
+    return reread(session, org)
 
 
 # --- reads ------------------------------------------------------------------------------------
 
 
-def _row(session: Session, org: Organization, warnings: list[str] | None = None) -> OrgRow:
+def reread(session: Session, org: Organization, warnings: list[str] | None = None) -> OrgRow:
+    """The record's row as reads answer it, after a write in this transaction."""
     session.flush()
     session.refresh(org)
     result = session.execute(

@@ -216,7 +216,7 @@ def test_merges_then_unmerges_in_reverse_restore_everything(session, data) -> No
                 reason="测试合并",
                 actor=ROOT,
             )
-            done.append(result.merge.id)
+            done.append(result.id)
         _offer_counts_are_current(session, commodity_ids)
         for merge_id in reversed(done):
             merge.unmerge(session, merge_id=merge_id, reason="撤销", not_same=False, actor=ROOT)
@@ -258,7 +258,7 @@ def test_an_unmerge_keeps_later_edits_of_the_survivor(session) -> None:
         actor=ROOT,
         check_version=lambda _: None,
     )
-    merge.unmerge(session, merge_id=result.merge.id, reason=None, not_same=False, actor=ROOT)
+    merge.unmerge(session, merge_id=result.id, reason=None, not_same=False, actor=ROOT)
     survivor = organizations.reread(session, a).org
     assert survivor.data["address"] == "甲地址 1 号"  # the merge's value: set back
     assert survivor.data["size"] == "large"  # edited since: kept
@@ -279,7 +279,7 @@ def test_a_chain_of_merges_is_undone_last_first(session) -> None:
     row = organizations.get(session, kind=RecordKind.supplier, org_id=a, actor=ROOT)
     assert row.org.id == c and row.resolved_from == a
     with pytest.raises(Conflict) as refused:
-        merge.unmerge(session, merge_id=first.merge.id, reason=None, not_same=False, actor=ROOT)
+        merge.unmerge(session, merge_id=first.id, reason=None, not_same=False, actor=ROOT)
     assert refused.value.code == "merged_again"
 
 

@@ -124,7 +124,7 @@ def cluster(session: SessionDep, actor: Staff, record_id: RecordId) -> ClusterOu
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def create_merge(session: SessionDep, actor: Staff, body: MergeIn) -> MergeOut:
-    result = merge.merge(
+    done = merge.merge(
         session,
         survivor_id=body.survivor_id,
         loser_id=body.loser_id,
@@ -132,7 +132,7 @@ def create_merge(session: SessionDep, actor: Staff, body: MergeIn) -> MergeOut:
         reason=body.reason,
         actor=actor,
     )
-    return dedup_review.merge_out(result.merge, result.moved)
+    return dedup_review.merge_out(done)
 
 
 @router.get(
@@ -154,7 +154,7 @@ def get_merge(session: SessionDep, actor: Staff, merge_id: RecordId) -> MergeOut
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def undo_merge(session: SessionDep, actor: Staff, merge_id: RecordId, body: UnmergeIn) -> MergeOut:
-    result = merge.unmerge(
+    undone = merge.unmerge(
         session, merge_id=merge_id, reason=body.reason, not_same=body.not_same, actor=actor
     )
-    return dedup_review.merge_out(result.merge, result.moved)
+    return dedup_review.merge_out(undone)

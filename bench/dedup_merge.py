@@ -28,7 +28,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from decimal import Decimal
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 import structlog
+from benchdb import build_database, libpq, open_database
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -48,11 +48,9 @@ from models.account import StaffRole
 from models.commodity import OfferCreate
 from models.debarment import DebarmentCreate
 from models.organization import RecordKind
-from registry import commodities, debarments, migrate, organizations
+from registry import commodities, debarments, organizations
 from registry.config import Settings
 from registry.db import make_engine
-from registry.demo import bulk_insert_suppliers
-from registry.seed import seed_reference_data
 from tests import orgdata
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dedup_merge.txt"
@@ -64,10 +62,6 @@ REVIEWER = Principal(
     role=StaffRole.reviewer,
 )
 OFFERS, SHARED = 97, 10
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def _active(session: Session, kind: RecordKind, payload: dict[str, Any]) -> str:
@@ -148,11 +142,6 @@ def bare_sql(conn: psycopg.Connection[Any], survivor: str, loser: str) -> float:
     return (time.perf_counter() - started) * 1000 / 2
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=10)
@@ -161,29 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
-    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="registry-merge-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    embedded = None
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from registry.embedded import EmbeddedPostgres
-
-        embedded = EmbeddedPostgres(workdir, database="registry_bench")
-        url = embedded.start()
-    try:
+    with open_database(args.reuse, prefix="registry-merge-bench-") as (url, workdir):
+        build_database(url, args.background)
         engine = make_engine(url)
-        migrate.upgrade(engine)
-        with Session(engine) as s:
-            seed_reference_data(s, only_if_empty=True)
-            s.commit()
-        with psycopg.connect(_libpq(url)) as conn:
-            have = conn.execute("SELECT count(*) FROM organizations WHERE kind = 'supplier'")
-            count = int(have.fetchone()[0])  # type: ignore[index]
-            if count < args.background:
-                bulk_insert_suppliers(conn, args.background - count, start=count)
-                conn.commit()
-            conn.execute("ANALYZE")
-            conn.commit()
         settings = Settings(environment="test", registry_data_dir=workdir / "data")
         app = create_app(settings, engine=engine)
         token, _ = app.state.tokens.issue(REVIEWER)
@@ -193,7 +162,7 @@ def main() -> None:
             parking = _active(s, RecordKind.supplier, orgdata.supplier())  # for the baseline
             s.commit()
         merge_ms, undo_ms, sql_ms = [], [], []
-        with TestClient(app) as client, psycopg.connect(_libpq(url), autocommit=True) as conn:
+        with TestClient(app) as client, psycopg.connect(libpq(url), autocommit=True) as conn:
             for n in range(args.rounds + 1):
                 with Session(engine) as s:
                     survivor, loser = build_round(s, goods)
@@ -219,9 +188,6 @@ def main() -> None:
                     undo_ms.append(undone)
                     sql_ms.append(baseline)
         engine.dispose()
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
     lines = [
         f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores,"

@@ -34,17 +34,15 @@ import random
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
+from benchdb import build_database, libpq, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,70 +55,11 @@ BRANCH_SHARE = 6  # every 6th planted head also gets a branch
 # --- database ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def open_database(reuse: Path | None) -> Iterator[tuple[str, Path]]:
-    """(SQLAlchemy URL, data dir): DATABASE_URL, or the embedded server in `reuse` (or a temp
-    dir), started here and stopped on exit if this process started it (as search_latency.py)."""
-    url = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="dedup-scan-") as tmp:
-        workdir = reuse or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        if url:
-            yield url, workdir
-            return
-        from registry.embedded import EmbeddedPostgres
-
-        embedded = EmbeddedPostgres(workdir, database="registry_bench")  # as bench/lookups.py
-        try:
-            yield embedded.start(), workdir
-        finally:
-            embedded.stop()
-
-
 def _row(cursor: Any) -> tuple[Any, ...]:
     """The one row a query answers."""
     row = cursor.fetchone()
     assert row is not None
     return tuple(row)
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-def prepare_database(url: str, suppliers: int) -> int:
-    from sqlmodel import Session
-
-    from registry import migrate
-    from registry.db import make_engine
-    from registry.demo import bulk_insert_suppliers
-    from registry.seed import seed_reference_data
-
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    with Session(engine) as s:
-        seed_reference_data(s, only_if_empty=True)
-        s.commit()
-    engine.dispose()
-    with psycopg.connect(_libpq(url)) as conn:
-        have = _row(
-            conn.execute(
-                "SELECT count(*) FROM organizations WHERE kind = 'supplier' AND id NOT LIKE %s",
-                (PLANT_PREFIX + "%",),
-            )
-        )[0]
-        if have < suppliers:
-            started = time.perf_counter()
-            bulk_insert_suppliers(conn, suppliers - have, start=have)
-            conn.commit()
-            print(
-                f"inserted {suppliers - have} suppliers in {time.perf_counter() - started:.0f} s",
-                file=sys.stderr,
-            )
-            conn.execute("ANALYZE organizations")
-            conn.commit()
-            have = suppliers
-        return int(have)
 
 
 # --- planted near-duplicates -------------------------------------------------------------------
@@ -172,7 +111,7 @@ def plant(url: str, count: int, seed: int) -> dict[str, Any]:
     from registry.identifiers import make_uscc
 
     rng = random.Random(f"dedup-scan:{seed}")
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         like = PLANT_PREFIX + "%"
         for table, columns in (
             ("dedup_judgements", ("left_id", "right_id")),
@@ -339,7 +278,7 @@ def all_pairs_baseline(url: str, sample: int, seed: int) -> dict[str, float]:
     from registry import matching
 
     matcher = matching.matcher_for("supplier")
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         rows = conn.execute(
             "SELECT id, data::text FROM organizations WHERE kind = 'supplier'"
             " ORDER BY md5(id || %s) LIMIT %s",
@@ -392,7 +331,7 @@ def _machine(url: str) -> list[str]:
         for line in Path("/proc/meminfo").read_text().splitlines()
         if line.startswith("MemTotal")
     )
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         version = _row(conn.execute("SHOW server_version"))[0]
         shared = _row(conn.execute("SHOW shared_buffers"))[0]
         work_mem = _row(conn.execute("SHOW work_mem"))[0]
@@ -426,7 +365,7 @@ def main() -> None:
         print(line, flush=True)
         out.append(line)
 
-    with open_database(args.reuse) as (url, workdir):
+    with open_database(args.reuse, prefix="dedup-scan-") as (url, workdir):
         say(
             "command: python bench/dedup_scan.py "
             + " ".join(a for a in sys.argv[1:])
@@ -434,9 +373,9 @@ def main() -> None:
         )
         for line in _machine(url):
             say(line)
-        prepare_database(url, args.suppliers)
+        build_database(url, args.suppliers, besides=PLANT_PREFIX + "%")
         labels = plant(url, args.plant, args.seed)
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(libpq(url)) as conn:
             conn.execute("TRUNCATE dedup_keys")
             conn.execute("DELETE FROM dedup_candidates WHERE source = 'scan'")
             conn.commit()
@@ -489,7 +428,7 @@ def main() -> None:
         )
 
         # what it found among the planted
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(libpq(url)) as conn:
             found = {
                 (a, b)
                 for a, b in conn.execute(
@@ -549,10 +488,10 @@ def main() -> None:
 
         # the command itself, in its own process: a second scan of everything (keys already
         # there, pairs re-scored), then a smaller n (a subtree)
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(libpq(url)) as conn:
             before = _row(conn.execute("SELECT count(*), max(id) FROM dedup_candidates"))
         again = cli_scan(url, [])
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(libpq(url)) as conn:
             after = _row(conn.execute("SELECT count(*), max(id) FROM dedup_candidates"))
         say()
         say("== second scan of all suppliers: `registry dedup scan --kind suppliers` ==")

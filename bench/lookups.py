@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from benchdb import build_database, libpq
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "lookups.txt"
@@ -104,42 +105,8 @@ def get(path: str) -> bytes:
 # --- database ----------------------------------------------------------------------------------
 
 
-def build_database(url: str, suppliers: int) -> None:
-    from sqlmodel import Session
-
-    from registry import migrate
-    from registry.db import make_engine
-    from registry.demo import bulk_insert_suppliers
-    from registry.seed import seed_reference_data
-
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    with Session(engine) as s:
-        seed_reference_data(s, only_if_empty=True)
-        s.commit()
-    engine.dispose()
-    with psycopg.connect(_libpq(url)) as conn:
-        have = conn.execute(
-            "SELECT count(*) FROM organizations WHERE kind = 'supplier'"
-        ).fetchone()[0]
-        if have < suppliers:
-            started = time.perf_counter()
-            bulk_insert_suppliers(conn, suppliers - have, start=have)
-            conn.commit()
-            print(
-                f"inserted {suppliers - have} suppliers in {time.perf_counter() - started:.0f} s",
-                file=sys.stderr,
-            )
-        conn.execute("ANALYZE organizations")
-        conn.commit()
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
 def sample_keys(url: str, n: int) -> tuple[list[str], list[str]]:
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         rows = conn.execute(
             "SELECT id, uscc FROM organizations TABLESAMPLE SYSTEM (1) WHERE kind = 'supplier' LIMIT %s",
             (n,),
@@ -153,7 +120,7 @@ def sample_keys(url: str, n: int) -> tuple[list[str], list[str]]:
 
 def warm_pages(url: str, ids: list[str]) -> None:
     """Read the sampled rows once, so no contestant pays for the first read from disk."""
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         conn.execute(
             "SELECT sum(length(data::text)) FROM organizations WHERE id = ANY(%s)", (ids,)
         ).fetchone()
@@ -165,7 +132,7 @@ def raw_sql(url: str, ids: list[str], seconds: float) -> tuple[float, list[float
         "SELECT id, status, version, data FROM organizations WHERE id = %s AND kind = 'supplier'"
     )
     latencies = []
-    with psycopg.connect(_libpq(url), prepare_threshold=0) as conn:
+    with psycopg.connect(libpq(url), prepare_threshold=0) as conn:
         for key in ids[:200]:
             conn.execute(query, (key,)).fetchone()
         start = time.perf_counter()
@@ -278,7 +245,7 @@ def main() -> None:
                 if n >= 3:  # warm-up
                     batch_client_ms.append(elapsed)
                     batch_server_ms.append(float(r.headers["server-timing"].split("dur=")[1]))
-        with psycopg.connect(_libpq(url)) as conn:
+        with psycopg.connect(libpq(url)) as conn:
             t = time.perf_counter()
             for _ in range(args.batches):
                 conn.execute(

@@ -42,16 +42,15 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import structlog
+from benchdb import libpq, open_database
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session
 
@@ -73,30 +72,6 @@ _HAN = ("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff")
 
 
 # --- database ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def open_database(reuse: Path | None) -> Iterator[tuple[str, Path]]:
-    """(SQLAlchemy URL, data dir): DATABASE_URL, or the embedded server in `reuse` (or a temp
-    dir), started here and stopped on exit if this process started it."""
-    url = os.environ.get("DATABASE_URL")
-    with tempfile.TemporaryDirectory(prefix="search-latency-") as tmp:
-        workdir = reuse or Path(tmp)
-        workdir.mkdir(parents=True, exist_ok=True)
-        if url:
-            yield url, workdir
-            return
-        from registry.embedded import EmbeddedPostgres
-
-        embedded = EmbeddedPostgres(workdir, database="registry_bench")  # as bench/lookups.py
-        try:
-            yield embedded.start(), workdir
-        finally:
-            embedded.stop()
-
-
-def _libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 def prepare(url: str, suppliers: int) -> list[str]:
@@ -140,7 +115,7 @@ def prepare(url: str, suppliers: int) -> list[str]:
                 )
     finally:
         engine.dispose()
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
         # statistics for the planner (and, for the documents, the GIN pending list flushed and
         # the visibility map set): after a load, or when never gathered (a reset after a crash)
         for table in ("organizations", "search_documents"):
@@ -495,7 +470,7 @@ def main() -> None:
 
     from search import text as search_text
 
-    with open_database(args.reuse) as (url, workdir):
+    with open_database(args.reuse, prefix="search-latency-") as (url, workdir):
         setup = prepare(url, args.suppliers)
         # the rest of the environment (ELASTICSEARCH_URL …) is read as the app reads it
         settings = Settings(

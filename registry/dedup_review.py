@@ -18,7 +18,7 @@ from models.dedup import (
     MergeOut,
 )
 from models.organization import Organization, RecordKind
-from registry import dedup, merge, organizations, personal
+from registry import dedup, masking, merge, organizations, personal
 from registry.errors import NotFound
 
 HIDDEN_NAME = "(辖区外未公开的记录)"
@@ -74,7 +74,9 @@ def pair(session: Session, *, candidate_id: int, actor: Principal) -> CandidateP
     left, right = _record(session, row.left.id), _record(session, row.right.id)
     kind = RecordKind(left.kind)
     shown = {  # masked as the reviewer may see them; nothing of an unreadable record
-        o.id: organizations.to_out(organizations.OrgRow(o, False, None), actor).data
+        o.id: masking.shown(
+            kind, o.data, may(actor, Action.read_restricted, organizations.target(o))
+        )
         if may(actor, Action.read, organizations.target(o))
         else {}
         for o in (left, right)

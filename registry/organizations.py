@@ -779,6 +779,10 @@ _BY_NATURAL_KEY = {
     )
     for kind in RecordKind
 }
+_BY_IDS = {
+    kind: _rows(kind).where(col(Organization.id) == func.any(bindparam("ids", type_=ARRAY(String))))
+    for kind in RecordKind
+}
 _BATCH = {
     kind: _rows(kind).where(
         or_(
@@ -801,21 +805,37 @@ def _readable(actor: Principal, org: Organization) -> bool:
 MAX_MERGE_CHAIN = 20  # a tombstone points at a survivor that may itself have been merged since
 
 
-def _resolve(session: Session, kind: RecordKind, result: Any) -> OrgRow | None:
-    """The row of a found record; for a merged record's tombstone, the row of the record it
-    was merged into (following later merges), marked with the id that was asked for."""
-    org = result[0]
-    if org.status != Status.merged.value:
-        return OrgRow(org, bool(result[1]), result[2])
-    asked = org.id
+def _resolve_all(session: Session, kind: RecordKind, results: Sequence[Any]) -> list[OrgRow | None]:
+    """The rows of found records; for a merged record's tombstone, the row of the record it was
+    merged into (following later merges), marked with the id that was asked for. One query per
+    step of the longest merge chain, however many records (a batch holds 1,000)."""
+    rows = [OrgRow(r[0], bool(r[1]), r[2]) for r in results]
+    out: list[OrgRow | None] = list(rows)
+    merged = Status.merged.value
+    pending = {i: row.org.merged_into for i, row in enumerate(rows) if row.org.status == merged}
     for _ in range(MAX_MERGE_CHAIN):
-        result = session.execute(_BY_ID[kind], {"key": org.merged_into}).first()
-        if result is None:
-            return None
-        org = result[0]
-        if org.status != Status.merged.value:
-            return OrgRow(org, bool(result[1]), result[2], resolved_from=asked)
-    return None
+        if not pending:
+            break
+        ids = sorted({target for target in pending.values() if target})
+        fetched = {r[0].id: r for r in session.execute(_BY_IDS[kind], {"ids": ids}).all()}
+        following: dict[int, str | None] = {}
+        for i, target in pending.items():
+            found = fetched.get(target or "")
+            if found is not None and found[0].status == merged:
+                following[i] = found[0].merged_into
+            elif found is not None:
+                asked = rows[i].org.id
+                out[i] = OrgRow(found[0], bool(found[1]), found[2], resolved_from=asked)
+            else:
+                out[i] = None
+        pending = following
+    for i in pending:  # a chain longer than MAX_MERGE_CHAIN
+        out[i] = None
+    return out
+
+
+def _resolve(session: Session, kind: RecordKind, result: Any) -> OrgRow | None:
+    return _resolve_all(session, kind, [result])[0]
 
 
 def get(session: Session, *, kind: RecordKind, org_id: str, actor: Principal) -> OrgRow:
@@ -899,9 +919,8 @@ def batch(
     result = session.execute(_BATCH[kind], {"ids": list(ids), "codes": list(codes)}).all()
     found: dict[str, OrgRow] = {}
     wanted_ids = set(ids)
-    for found_row in result:
+    for found_row, resolved in zip(result, _resolve_all(session, kind, result), strict=True):
         org = found_row[0]  # the record asked for (maybe a merged record's tombstone)
-        resolved = _resolve(session, kind, found_row)
         if resolved is None or not _readable(actor, resolved.org):
             continue
         if org.id in wanted_ids:

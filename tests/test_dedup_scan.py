@@ -206,7 +206,7 @@ def test_registration_answer_names_the_scanned_record(session, planted):
         actor=None,
     )
 
-    assert planted["head"] in {f.id for f in row.possible_duplicates}
+    assert planted["head"] in {f.record.id for f in row.possible_duplicates}
 
 
 def test_dead_records_are_not_scanned_and_lose_their_keys(session, planted):
@@ -284,7 +284,7 @@ def test_experts_are_compared_on_their_unsealed_values(session, settings):
     # the keys the scan wrote are the ones a registration looks for
     third = dict(first, id_number=make_resident_id("150102", born, 9, Sex.female))
     late = organizations.register(session, kind=RecordKind.expert, payload=third, actor=None)
-    assert {ids[0], ids[1]} <= {f.id for f in late.possible_duplicates}
+    assert {ids[0], ids[1]} <= {f.record.id for f in late.possible_duplicates}
 
 
 def test_commodities_are_scanned(session):
